@@ -1,0 +1,159 @@
+//! First start: the organisation's settings, the first admin, and in demo mode a small,
+//! realistic data set to click through.
+use crate::domain::campaign::{CampaignStatus, Channel, Direction, EnrollmentStatus, EventType};
+use crate::domain::template::TemplateStatus;
+use crate::domain::{AppError, E164Phone, EmailAddress, Role};
+use crate::server::auth::password;
+use crate::server::campaigns::{self, NewCampaign};
+use crate::server::contacts::{self, NewContact};
+use crate::server::conversations::{self, LoggedMessage};
+use crate::server::error::internal;
+use crate::server::state::AppState;
+use crate::server::templates::{self, EdgeRow, GraphOwner, NodeRow};
+use crate::server::{audit, files, org, users};
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+/// The demo BDRs' shared password, shown on the terminal and in the README.
+pub const DEMO_PASSWORD: &str = "demo-password";
+
+/// What the first start created, for the one-time terminal message.
+pub struct FirstStart {
+    pub admin_email: String,
+    /// Set when the password was generated (written to the data directory too).
+    pub generated_password: Option<String>,
+    pub demo_users: Vec<String>,
+}
+
+/// Prepares an empty database; on later starts only makes sure the org row exists.
+pub async fn run(state: &AppState) -> Result<Option<FirstStart>, AppError> {
+    let s = &state.settings;
+    org::seed(&state.pool, &s.org_name, &s.org_time_zone).await?;
+    if users::count(&state.pool).await? > 0 {
+        return Ok(None);
+    }
+    let email = EmailAddress::parse(&s.admin_email)
+        .map_err(|e| internal("ADMIN_EMAIL", e))?;
+    let generated = s.admin_password.is_empty().then(crate::server::crypto::random_token);
+    let password = generated.clone().unwrap_or_else(|| s.admin_password.clone());
+    if let Some(p) = &generated {
+        files::write_private(&s.turnout_data_dir.join("admin-password"), &format!("{p}\n"))
+            .map_err(|e| internal("writing the admin password file", e))?;
+    }
+    let hash = password::hash(&password).await?;
+    let mut tx = state.pool.begin().await?;
+    let admin = users::insert(&mut *tx, &email, "Administrator", Role::Admin, Some(&hash)).await?;
+    audit::record(&mut *tx, None, "user.created", "user", Some(admin.id), None, Some(audit::json(&admin))).await?;
+    let demo_users = if s.turnout_demo {
+        seed_demo(&mut tx, admin.id, &s.default_region).await?
+    } else {
+        Vec::new()
+    };
+    tx.commit().await?;
+    Ok(Some(FirstStart { admin_email: admin.email, generated_password: generated, demo_users }))
+}
+
+async fn seed_demo(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    admin_id: uuid::Uuid,
+    region: &str,
+) -> Result<Vec<String>, AppError> {
+    let hash = password::hash(DEMO_PASSWORD).await?;
+    let mut bdrs = Vec::new();
+    for (email, name) in [("ana@demo.turnout.local", "Ana Reyes"), ("ben@demo.turnout.local", "Ben Okafor")] {
+        let email = EmailAddress::parse(email).map_err(|e| internal("demo email", e))?;
+        let u = users::insert(&mut **tx, &email, name, Role::Bdr, Some(&hash)).await?;
+        bdrs.push(u);
+    }
+
+    let template = templates::insert_template(&mut **tx, "Seminar invitation", TemplateStatus::Published, admin_id).await?;
+    let version = templates::insert_version(&mut **tx, template, 1, admin_id).await?;
+    let nodes = [
+        NodeRow { key: "N1", node_type: "stage", name: "Invited", config: json!({"stage_key": "invited"}), x: 80.0, y: 80.0 },
+        NodeRow { key: "N2", node_type: "sms_send", name: "Invitation text", config: json!({"body": "Hi {{contact.first_name | \"there\"}}, {{sender.name}} here. Join us {{event.date}} at {{event.venue}}? Reply YES to RSVP."}), x: 80.0, y: 200.0 },
+        NodeRow { key: "N3", node_type: "wait", name: "Wait 2 days", config: json!({"duration_hours": 48}), x: 80.0, y: 320.0 },
+        NodeRow { key: "N4", node_type: "email_send", name: "Invitation email", config: json!({"subject": "You're invited: {{event.date}}", "body": "Hi {{contact.first_name | \"there\"}},\n\nWe'd love to see you at {{event.venue}} on {{event.date}} at {{event.time}}.\n\n{{sender.name}}"}), x: 80.0, y: 440.0 },
+    ];
+    let edges = [
+        EdgeRow { from: "N1", to: "N2", condition: None },
+        EdgeRow { from: "N2", to: "N3", condition: None },
+        EdgeRow { from: "N3", to: "N4", condition: None },
+    ];
+    templates::insert_graph(tx, GraphOwner::TemplateDraft(template), &nodes, &edges).await?;
+    templates::insert_graph(tx, GraphOwner::TemplateVersion(version), &nodes, &edges).await?;
+
+    let people = [
+        ("Maria Gonzalez", "(202) 555-0143", "maria.gonzalez@example.com", "Gonzalez Realty", EnrollmentStatus::ReceivedRsvp),
+        ("James Carter", "(312) 555-0198", "james.carter@example.com", "Carter Homes", EnrollmentStatus::NeedsBdr),
+        ("Priya Natarajan", "(415) 555-0171", "priya.n@example.com", "Bayview Lending", EnrollmentStatus::NoActivity),
+        ("Tom Becker", "(617) 555-0122", "tom.becker@example.com", "Becker & Sons", EnrollmentStatus::Attended),
+        ("Lena Fischer", "(305) 555-0156", "lena.fischer@example.com", "Sunrise Title", EnrollmentStatus::OptedOut),
+        ("Omar Haddad", "(206) 555-0109", "omar.haddad@example.com", "Harbor Mortgage", EnrollmentStatus::NoActivity),
+    ];
+    let event_start = Utc::now() + Duration::days(21);
+    let mut campaign_ids = Vec::new();
+    for (owner, name, venue) in [
+        (&bdrs[0], "Spring homebuyer seminar", "Riverside Conference Center, Hall B"),
+        (&bdrs[1], "Refinancing Q&A night", "Harbor Hotel, Room 4"),
+    ] {
+        let id = campaigns::insert(&mut **tx, &NewCampaign {
+            name,
+            status: CampaignStatus::Active,
+            event_type: EventType::InPerson,
+            event_start,
+            event_time_zone: "America/New_York",
+            venue: Some(venue),
+            join_link: None,
+            owner_id: owner.id,
+            sender_id: owner.id,
+            template_version_id: Some(version),
+        })
+        .await?;
+        templates::insert_graph(tx, GraphOwner::Campaign(id), &nodes, &edges).await?;
+        campaign_ids.push(id);
+    }
+
+    for (i, (name, phone, email, company, status)) in people.into_iter().enumerate() {
+        let phone = E164Phone::parse(phone, region).map_err(|e| internal("demo phone", e))?;
+        let email = EmailAddress::parse(email).map_err(|e| internal("demo email", e))?;
+        let contact = contacts::insert(&mut **tx, &NewContact {
+            name,
+            phone: Some(&phone),
+            email: Some(&email),
+            company: Some(company),
+            time_zone: None,
+            consent_source: "demo data",
+        })
+        .await?;
+        // The first four are Ana's, the rest Ben's.
+        let campaign = campaign_ids[usize::from(i >= 4)];
+        campaigns::enroll(&mut **tx, campaign, contact, status, Some("invited")).await?;
+        if matches!(status, EnrollmentStatus::ReceivedRsvp | EnrollmentStatus::NeedsBdr | EnrollmentStatus::OptedOut) {
+            let first = name.split(' ').next().unwrap_or(name);
+            let reply = match status {
+                EnrollmentStatus::ReceivedRsvp => "YES! Count me in, can I bring my partner?",
+                EnrollmentStatus::OptedOut => "STOP",
+                _ => "Is there parking at the venue?",
+            };
+            let conv = conversations::insert(&mut **tx, Some(contact), Channel::Sms, phone.as_str()).await?;
+            let sent_at = Utc::now() - Duration::hours(30 - i as i64);
+            let out = format!("Hi {first}, join us for our seminar at {} on {}. Reply YES to RSVP.", "the Riverside Conference Center", event_start.format("%b %-d"));
+            for (direction, body, at) in [
+                (Direction::Out, out.as_str(), sent_at),
+                (Direction::In, reply, sent_at + Duration::minutes(42)),
+            ] {
+                conversations::log_message(tx, &LoggedMessage {
+                    conversation_id: conv,
+                    direction,
+                    body,
+                    subject: None,
+                    provider: "sandbox",
+                    campaign_id: Some(campaign),
+                    at,
+                })
+                .await?;
+            }
+        }
+    }
+    Ok(bdrs.into_iter().map(|u| u.email).collect())
+}

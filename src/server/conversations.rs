@@ -1,0 +1,118 @@
+//! Conversations and their messages. Owns `conversations` and `messages`.
+//! A BDR sees the messages of their own campaigns and conversations assigned to them.
+use crate::domain::AppError;
+use crate::domain::campaign::{Channel, ConversationDetail, ConversationSummary, Direction, MessageView};
+use crate::server::auth::AuthUser;
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+pub async fn list(pool: &PgPool, user: &AuthUser) -> Result<Vec<ConversationSummary>, AppError> {
+    Ok(sqlx::query_as!(
+        ConversationSummary,
+        r#"SELECT c.id, c.channel AS "channel: Channel", c.address, ct.name AS "contact_name?",
+                  lm.body AS "last_body?", lm.direction AS "last_direction?: Direction", lm.created_at AS last_message_at
+           FROM conversations c
+           LEFT JOIN contacts ct ON ct.id = c.contact_id
+           JOIN LATERAL (
+             SELECT m.body, m.direction, m.created_at FROM messages m
+             WHERE m.conversation_id = c.id
+               AND ($2 OR c.assigned_to = $1
+                    OR m.campaign_id IN (SELECT id FROM campaigns WHERE owner_id = $1))
+             ORDER BY m.created_at DESC, m.id DESC LIMIT 1
+           ) lm ON true
+           ORDER BY lm.created_at DESC, c.id DESC
+           LIMIT 500"#,
+        user.id,
+        user.is_admin()
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn get(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<ConversationDetail, AppError> {
+    let messages = sqlx::query_as!(
+        MessageView,
+        r#"SELECT m.id, m.direction AS "direction: Direction", m.body, m.subject, m.created_at
+           FROM messages m JOIN conversations c ON c.id = m.conversation_id
+           WHERE m.conversation_id = $3
+             AND ($2 OR c.assigned_to = $1 OR m.campaign_id IN (SELECT id FROM campaigns WHERE owner_id = $1))
+           ORDER BY m.created_at, m.id"#,
+        user.id,
+        user.is_admin(),
+        id
+    )
+    .fetch_all(pool)
+    .await?;
+    let Some(last) = messages.last() else {
+        return Err(AppError::not_found("Conversation"));
+    };
+    let c = sqlx::query!(
+        r#"SELECT c.channel AS "channel: Channel", c.address, ct.name AS "contact_name?"
+           FROM conversations c LEFT JOIN contacts ct ON ct.id = c.contact_id WHERE c.id = $1"#,
+        id
+    )
+    .fetch_one(pool)
+    .await?;
+    let summary = ConversationSummary {
+        id,
+        channel: c.channel,
+        address: c.address,
+        contact_name: c.contact_name,
+        last_body: Some(last.body.clone()),
+        last_direction: Some(last.direction),
+        last_message_at: Some(last.created_at),
+    };
+    Ok(ConversationDetail { summary, messages })
+}
+
+pub async fn insert(db: impl PgExecutor<'_>, contact_id: Option<Uuid>, channel: Channel, address: &str) -> Result<Uuid, AppError> {
+    Ok(sqlx::query_scalar!(
+        "INSERT INTO conversations (id, contact_id, channel, address) VALUES ($1, $2, $3, $4) RETURNING id",
+        Uuid::now_v7(),
+        contact_id,
+        channel as Channel,
+        address
+    )
+    .fetch_one(db)
+    .await?)
+}
+
+/// A message already exchanged (demo history); the sending engine adds its own.
+pub struct LoggedMessage<'a> {
+    pub conversation_id: Uuid,
+    pub direction: Direction,
+    pub body: &'a str,
+    pub subject: Option<&'a str>,
+    pub provider: &'a str,
+    pub campaign_id: Option<Uuid>,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn log_message(db: &mut sqlx::PgConnection, m: &LoggedMessage<'_>) -> Result<Uuid, AppError> {
+    let id = sqlx::query_scalar!(
+        "INSERT INTO messages (id, conversation_id, direction, body, subject, provider, send_state, campaign_id,
+                               created_at, sent_at)
+         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $3::text = 'out' THEN 'sent' END, $7, $8::timestamptz,
+                 CASE WHEN $3::text = 'out' THEN $8::timestamptz END)
+         RETURNING id",
+        Uuid::now_v7(),
+        m.conversation_id,
+        m.direction as Direction,
+        m.body,
+        m.subject,
+        m.provider,
+        m.campaign_id,
+        m.at
+    )
+    .fetch_one(&mut *db)
+    .await?;
+    sqlx::query!(
+        "UPDATE conversations SET last_message_at = GREATEST(last_message_at, $2) WHERE id = $1",
+        m.conversation_id,
+        m.at
+    )
+    .execute(&mut *db)
+    .await?;
+    Ok(id)
+}

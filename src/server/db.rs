@@ -1,0 +1,51 @@
+//! The PostgreSQL pool and migrations.
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use std::time::Duration;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, String> {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot connect to PostgreSQL at {}: {e}\n\
+                 Set DATABASE_URL, or start with ./scripts/start, which finds or runs a server.",
+                redact(url)
+            )
+        })
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<(), String> {
+    MIGRATOR
+        .run(pool)
+        .await
+        .map_err(|e| format!("database migration failed: {e}"))
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_password() {
+        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

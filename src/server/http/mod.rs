@@ -1,0 +1,35 @@
+//! REST and health routes. Each handler is thin: it parses, then calls the service that
+//! the server functions call too.
+mod account;
+mod health;
+mod records;
+mod users;
+
+use crate::server::state::AppState;
+use axum::Router;
+use crate::domain::AppError;
+use axum::routing::{any, get, patch, post};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/api/auth/login", post(account::login))
+        .route("/api/auth/logout", post(account::logout))
+        .route("/api/auth/forgot-password", post(account::forgot_password))
+        .route("/api/auth/reset-password", post(account::reset_password))
+        .route("/api/me", get(account::me))
+        .route("/api/me/profile", get(account::profile).put(account::update_profile))
+        .route("/api/me/password", post(account::change_password))
+        .route("/api/users", get(users::list).post(users::create))
+        .route("/api/users/{id}", patch(users::update))
+        .route("/api/users/{id}/reset-password", post(users::reset_password))
+        .route("/api/org", get(users::org).put(users::update_org))
+        .route("/api/audit", get(users::audit))
+        .route("/api/dashboard", get(records::dashboard))
+        .route("/api/templates", get(records::templates))
+        .route("/api/campaigns", get(records::campaigns))
+        .route("/api/campaigns/{id}", get(records::campaign))
+        .route("/api/conversations", get(records::conversations))
+        .route("/api/conversations/{id}", get(records::conversation))
+        .route("/api/{*rest}", any(|| async { AppError::not_found("API route") }))
+}

@@ -1,0 +1,55 @@
+//! The organisation's settings. Owns `org_settings` (one row).
+use crate::domain::AppError;
+use crate::domain::org::OrgSettings;
+use crate::server::audit;
+use crate::server::auth::AuthUser;
+use crate::server::state::AppState;
+use sqlx::PgPool;
+
+pub async fn get(pool: &PgPool) -> Result<OrgSettings, AppError> {
+    Ok(sqlx::query_as!(OrgSettings, "SELECT name, time_zone, postal_address FROM org_settings")
+        .fetch_one(pool)
+        .await?)
+}
+
+/// Seeds the row on first start; later starts leave it alone.
+pub async fn seed(pool: &PgPool, name: &str, time_zone: &str) -> Result<(), AppError> {
+    parse_time_zone(time_zone)?;
+    sqlx::query!(
+        "INSERT INTO org_settings (name, time_zone) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        name,
+        time_zone
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn update(state: &AppState, actor: &AuthUser, new: OrgSettings) -> Result<OrgSettings, AppError> {
+    actor.require_admin()?;
+    let name = new.name.trim();
+    if name.is_empty() {
+        return Err(AppError::unprocessable("The organisation needs a name"));
+    }
+    parse_time_zone(new.time_zone.trim())?;
+    let before = get(&state.pool).await?;
+    let mut tx = state.pool.begin().await?;
+    let after = sqlx::query_as!(
+        OrgSettings,
+        "UPDATE org_settings SET name = $1, time_zone = $2, postal_address = $3, updated_at = now()
+         RETURNING name, time_zone, postal_address",
+        name,
+        new.time_zone.trim(),
+        new.postal_address.trim()
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::record(&mut *tx, Some(actor.id), "org.updated", "org", None, Some(audit::json(&before)), Some(audit::json(&after))).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+fn parse_time_zone(tz: &str) -> Result<chrono_tz::Tz, AppError> {
+    tz.parse::<chrono_tz::Tz>()
+        .map_err(|_| AppError::unprocessable(format!("'{tz}' is not a known time zone (e.g. America/Chicago)")))
+}

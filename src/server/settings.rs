@@ -1,0 +1,87 @@
+//! Runtime settings: `Leptos.toml` with each key overridable by its upper-case env var.
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    pub turnout_addr: SocketAddr,
+    pub public_url: String,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub turnout_data_dir: PathBuf,
+    pub leptos_site_root: String,
+    pub turnout_demo: bool,
+    pub admin_email: String,
+    pub admin_password: String,
+    pub turnout_secret_key: String,
+    pub org_name: String,
+    pub org_time_zone: String,
+    pub default_region: String,
+    pub log_format: String,
+    pub system_smtp_url: String,
+    pub system_from_email: String,
+    pub token_ttl_hours: i64,
+    pub login_attempts_per_ip_per_minute: u32,
+    pub login_attempts_per_account_per_minute: u32,
+    pub drain_timeout_s: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            turnout_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            public_url: String::new(),
+            database_url: "postgres://postgres@127.0.0.1:5432/turnout".into(),
+            database_max_connections: 20,
+            turnout_data_dir: PathBuf::from("./data"),
+            leptos_site_root: "target/site".into(),
+            turnout_demo: false,
+            admin_email: "admin@turnout.local".into(),
+            admin_password: String::new(),
+            turnout_secret_key: String::new(),
+            org_name: "Turnout".into(),
+            org_time_zone: "America/New_York".into(),
+            default_region: "US".into(),
+            log_format: "text".into(),
+            system_smtp_url: String::new(),
+            system_from_email: "Turnout <no-reply@turnout.local>".into(),
+            token_ttl_hours: 168,
+            login_attempts_per_ip_per_minute: 20,
+            login_attempts_per_account_per_minute: 5,
+            drain_timeout_s: 30,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then `Leptos.toml` (or `$TURNOUT_CONFIG`), then the environment.
+    pub fn load() -> Result<Self, String> {
+        let file = std::env::var("TURNOUT_CONFIG").unwrap_or_else(|_| "Leptos.toml".into());
+        let keys: Vec<String> = match serde_json::to_value(Settings::default()) {
+            Ok(serde_json::Value::Object(map)) => map.keys().map(|k| k.to_uppercase()).collect(),
+            _ => Vec::new(),
+        };
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::raw().only(&keys))
+            .extract()
+            .map_err(|e| format!("invalid settings: {e}"))
+    }
+
+    /// The origin users reach the app at, without a trailing slash.
+    pub fn public_origin(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.turnout_addr)
+        } else {
+            self.public_url.trim_end_matches('/').to_string()
+        }
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}

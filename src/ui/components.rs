@@ -1,0 +1,96 @@
+//! Small building blocks shared by the pages.
+use crate::domain::AppError;
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Shows a resource's value once loaded, its error if it failed, and "Loading…" meanwhile.
+#[component]
+pub fn Loaded<T, F, V>(resource: Resource<Result<T, AppError>>, render: F) -> impl IntoView
+where
+    T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
+    F: Fn(T) -> V + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Transition fallback=|| view! { <p class="py-8 text-center text-sm text-slate-500">"Loading…"</p> }>
+            {move || resource.get().map(|r| match r {
+                Ok(v) => render(v).into_any(),
+                Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn ErrorBox(error: AppError) -> impl IntoView {
+    view! {
+        <div class="rounded-lg border border-red-200 bg-red-50 p-4 text-sm text-red-800" role="alert">
+            {error.error}
+        </div>
+    }
+}
+
+/// An honest empty state: what will be here, and what to do now.
+#[component]
+pub fn EmptyState(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <div class="rounded-xl border border-dashed border-slate-300 bg-white p-10 text-center">
+            <h2 class="text-base font-semibold text-slate-800">{title}</h2>
+            <div class="mx-auto mt-2 max-w-prose text-sm text-slate-600">{children()}</div>
+        </div>
+    }
+}
+
+#[component]
+pub fn PageHeader(title: &'static str, #[prop(optional)] subtitle: Option<&'static str>) -> impl IntoView {
+    view! {
+        <leptos_meta::Title text=title/>
+        <div class="mb-6">
+            <h1 class="text-2xl font-semibold tracking-tight">{title}</h1>
+            {subtitle.map(|s| view! { <p class="mt-1 text-sm text-slate-600">{s}</p> })}
+        </div>
+    }
+}
+
+/// A labelled text input bound to a signal.
+#[component]
+pub fn TextField(
+    label: &'static str,
+    name: &'static str,
+    value: RwSignal<String>,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] placeholder: &'static str,
+    #[prop(optional)] autocomplete: &'static str,
+    #[prop(optional)] required: bool,
+) -> impl IntoView {
+    view! {
+        <label class="block text-sm">
+            <span class="font-medium text-slate-700">{label}</span>
+            <input
+                class="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 shadow-sm focus:border-indigo-500 focus:outline-none focus:ring-1 focus:ring-indigo-500"
+                type=kind
+                name=name
+                placeholder=placeholder
+                autocomplete=autocomplete
+                required=required
+                bind:value=value
+            />
+        </label>
+    }
+}
+
+pub const BUTTON: &str = "inline-flex items-center justify-center rounded-md bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-50";
+pub const BUTTON_QUIET: &str = "inline-flex items-center justify-center rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50 disabled:opacity-50";
+pub const CARD: &str = "rounded-xl border border-slate-200 bg-white p-5 shadow-sm";
+
+pub fn when(at: DateTime<Utc>) -> String {
+    at.format("%b %-d, %Y %H:%M UTC").to_string()
+}
+
+/// Turns an empty string into `None` for optional fields.
+pub fn non_empty(s: String) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}

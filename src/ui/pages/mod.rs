@@ -1,0 +1,13 @@
+pub mod admin_users;
+pub mod analytics;
+pub mod audit;
+pub mod builder;
+pub mod campaigns;
+pub mod dashboard;
+pub mod inbox;
+pub mod leads;
+pub mod login;
+pub mod not_found;
+pub mod password;
+pub mod settings;
+pub mod templates;

@@ -1,0 +1,184 @@
+//! Settings: one's profile and sending identities, password, and (admins) the organisation.
+use crate::api::account::{change_password, get_profile, update_profile};
+use crate::api::admin::{get_org, update_org};
+use crate::domain::org::OrgSettings;
+use crate::domain::user::{Profile, ProfileUpdate, SmtpTls};
+use crate::ui::components::{BUTTON, CARD, Loaded, PageHeader, TextField};
+use crate::ui::session::use_is_admin;
+use crate::ui::toast::use_toasts;
+use leptos::prelude::*;
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let profile = Resource::new(|| (), |_| get_profile());
+    let is_admin = use_is_admin();
+    view! {
+        <PageHeader title="Settings" subtitle="Your profile and the identities your messages go out from"/>
+        <div class="space-y-6">
+            <Loaded resource=profile render={|p: Profile| view! { <ProfileForm profile=p/> }}/>
+            <PasswordForm/>
+            {move || is_admin.get().then(|| view! { <OrgForm/> })}
+        </div>
+    }
+}
+
+#[component]
+fn ProfileForm(profile: Profile) -> impl IntoView {
+    let toasts = use_toasts();
+    let text = |v: Option<String>| RwSignal::new(v.unwrap_or_default());
+    let name = RwSignal::new(profile.name.clone());
+    let sms = text(profile.sms_from_number.clone());
+    let vm = text(profile.vm_caller_id.clone());
+    let host = text(profile.smtp_host.clone());
+    let port = text(profile.smtp_port.map(|p| p.to_string()));
+    let username = text(profile.smtp_username.clone());
+    let from = text(profile.smtp_from_email.clone());
+    let tls = RwSignal::new(profile.smtp_tls.as_str().to_string());
+    let secret = RwSignal::new(String::new());
+    let secret_set = RwSignal::new(profile.smtp_password_set);
+    let clear_secret = RwSignal::new(false);
+
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let password = if clear_secret.get_untracked() {
+            Some(String::new())
+        } else {
+            Some(secret.get_untracked()).filter(|s| !s.is_empty())
+        };
+        let update = ProfileUpdate {
+            name: name.get_untracked(),
+            sms_from_number: sms.get_untracked(),
+            vm_caller_id: vm.get_untracked(),
+            smtp_host: host.get_untracked(),
+            smtp_port: port.get_untracked(),
+            smtp_username: username.get_untracked(),
+            smtp_tls: tls.get_untracked(),
+            smtp_from_email: from.get_untracked(),
+            smtp_password: password,
+        };
+        leptos::task::spawn_local(async move {
+            match update_profile(update).await {
+                Ok(p) => {
+                    // Show the numbers as stored, in E.164.
+                    sms.set(p.sms_from_number.unwrap_or_default());
+                    vm.set(p.vm_caller_id.unwrap_or_default());
+                    secret.set(String::new());
+                    clear_secret.set(false);
+                    secret_set.set(p.smtp_password_set);
+                    toasts.success("Settings saved");
+                }
+                Err(e) => toasts.error(e.error),
+            }
+        });
+    };
+
+    view! {
+        <form class=CARD on:submit=save data-testid="profile-form">
+            <h2 class="text-lg font-semibold">"Profile"</h2>
+            <p class="text-sm text-slate-500">{profile.email.clone()}" · "{profile.role.label()}</p>
+            <div class="mt-4 grid gap-4 sm:grid-cols-2">
+                <TextField label="Display name" name="name" value=name required=true/>
+                <div></div>
+                <TextField label="SMS from-number" name="sms_from_number" value=sms kind="tel" placeholder="+1 555 010 0000"/>
+                <TextField label="Voicemail caller id" name="vm_caller_id" value=vm kind="tel" placeholder="+1 555 010 0000"/>
+            </div>
+            <h3 class="mt-6 font-semibold">"Email (SMTP) identity"</h3>
+            <div class="mt-2 grid gap-4 sm:grid-cols-2">
+                <TextField label="SMTP host" name="smtp_host" value=host placeholder="smtp.example.com"/>
+                <TextField label="Port" name="smtp_port" value=port kind="number" placeholder="587"/>
+                <TextField label="Username" name="smtp_username" value=username autocomplete="off"/>
+                <label class="block text-sm">
+                    <span class="font-medium text-slate-700">"Password"</span>
+                    <input type="password" name="smtp_password" autocomplete="new-password"
+                        class="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 shadow-sm"
+                        placeholder=move || if secret_set.get() { "Stored, leave blank to keep" } else { "Not set" }
+                        bind:value=secret/>
+                    <span class="mt-1 flex items-center gap-2 text-xs text-slate-500">
+                        <input type="checkbox" bind:checked=clear_secret disabled=move || !secret_set.get()/>
+                        "Remove the stored password"
+                    </span>
+                </label>
+                <label class="block text-sm">
+                    <span class="font-medium text-slate-700">"Security"</span>
+                    <select name="smtp_tls" class="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2"
+                        on:change=move |ev| tls.set(event_target_value(&ev)) prop:value=move || tls.get()>
+                        {SmtpTls::ALL.iter().map(|t| view! {
+                            <option value=t.as_str() selected=t.as_str() == profile.smtp_tls.as_str()>{t.label()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <TextField label="From address" name="smtp_from_email" value=from kind="email" placeholder="you@example.com"/>
+            </div>
+            <div class="mt-6"><button type="submit" class=BUTTON>"Save settings"</button></div>
+        </form>
+    }
+}
+
+#[component]
+fn PasswordForm() -> impl IntoView {
+    let toasts = use_toasts();
+    let current = RwSignal::new(String::new());
+    let new = RwSignal::new(String::new());
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (c, n) = (current.get_untracked(), new.get_untracked());
+        leptos::task::spawn_local(async move {
+            match change_password(c, n).await {
+                Ok(()) => {
+                    current.set(String::new());
+                    new.set(String::new());
+                    toasts.success("Password changed; other sign-ins have ended");
+                }
+                Err(e) => toasts.error(e.error),
+            }
+        });
+    };
+    view! {
+        <form class=CARD on:submit=save>
+            <h2 class="text-lg font-semibold">"Password"</h2>
+            <div class="mt-4 grid gap-4 sm:grid-cols-2">
+                <TextField label="Current password" name="current" kind="password" value=current autocomplete="current-password" required=true/>
+                <TextField label="New password (at least 10 characters)" name="new" kind="password" value=new autocomplete="new-password" required=true/>
+            </div>
+            <div class="mt-6"><button type="submit" class=BUTTON>"Change password"</button></div>
+        </form>
+    }
+}
+
+#[component]
+fn OrgForm() -> impl IntoView {
+    let org = Resource::new(|| (), |_| get_org());
+    view! {
+        <Loaded resource=org render={|o: OrgSettings| {
+            let toasts = use_toasts();
+            let name = RwSignal::new(o.name);
+            let tz = RwSignal::new(o.time_zone);
+            let address = RwSignal::new(o.postal_address);
+            let save = move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                let s = OrgSettings { name: name.get_untracked(), time_zone: tz.get_untracked(), postal_address: address.get_untracked() };
+                leptos::task::spawn_local(async move {
+                    match update_org(s).await {
+                        Ok(_) => toasts.success("Organisation saved"),
+                        Err(e) => toasts.error(e.error),
+                    }
+                });
+            };
+            view! {
+                <form class=CARD on:submit=save>
+                    <h2 class="text-lg font-semibold">"Organisation"</h2>
+                    <div class="mt-4 grid gap-4 sm:grid-cols-2">
+                        <TextField label="Name" name="org_name" value=name required=true/>
+                        <TextField label="Time zone" name="org_time_zone" value=tz placeholder="America/New_York" required=true/>
+                    </div>
+                    <label class="mt-4 block text-sm">
+                        <span class="font-medium text-slate-700">"Postal address (shown in email footers)"</span>
+                        <textarea name="postal_address" rows="3" class="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2"
+                            prop:value=move || address.get() on:input=move |ev| address.set(event_target_value(&ev))></textarea>
+                    </label>
+                    <div class="mt-6"><button type="submit" class=BUTTON>"Save organisation"</button></div>
+                </form>
+            }
+        }}/>
+    }
+}

@@ -1,0 +1,229 @@
+//! The access table, walked: every REST route and every server function, as anonymous, as the
+//! BDR who owns the records, as another BDR, and as an admin.
+mod common;
+
+use chrono::{Duration, Utc};
+use common::{Actor, TestApp, spawn_app};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use std::collections::BTreeSet;
+use turnout::domain::campaign::{CampaignStatus, Channel, Direction, EnrollmentStatus, EventType};
+use turnout::domain::{E164Phone, EmailAddress, Role};
+use turnout::server::campaigns::{self, NewCampaign};
+use turnout::server::contacts::{self, NewContact};
+use turnout::server::conversations::{self, LoggedMessage};
+use uuid::Uuid;
+
+struct World {
+    campaign: Uuid,
+    campaign_conversation: Uuid,
+    assigned_conversation: Uuid,
+    /// The user that admin-only writes act on, so the actors' own tokens stay valid.
+    target: Uuid,
+}
+
+async fn world(app: &TestApp, owner: &Actor) -> World {
+    let pool = &app.pool;
+    let campaign = campaigns::insert(pool, &NewCampaign {
+        name: "Owner's seminar",
+        status: CampaignStatus::Active,
+        event_type: EventType::InPerson,
+        event_start: Utc::now() + Duration::days(10),
+        event_time_zone: "America/Chicago",
+        venue: Some("Hall A"),
+        join_link: None,
+        owner_id: owner.id,
+        sender_id: owner.id,
+        template_version_id: None,
+    })
+    .await
+    .unwrap();
+    let phone = E164Phone::parse("+12025550100", "US").unwrap();
+    let email = EmailAddress::parse("pat@example.com").unwrap();
+    let contact = contacts::insert(pool, &NewContact {
+        name: "Pat Doe",
+        phone: Some(&phone),
+        email: Some(&email),
+        company: None,
+        time_zone: None,
+        consent_source: "test",
+    })
+    .await
+    .unwrap();
+    campaigns::enroll(pool, campaign, contact, EnrollmentStatus::NeedsBdr, None).await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let campaign_conversation = conversations::insert(&mut *conn, Some(contact), Channel::Sms, phone.as_str()).await.unwrap();
+    conversations::log_message(&mut conn, &LoggedMessage {
+        conversation_id: campaign_conversation,
+        direction: Direction::In,
+        body: "Yes please",
+        subject: None,
+        provider: "sandbox",
+        campaign_id: Some(campaign),
+        at: Utc::now(),
+    })
+    .await
+    .unwrap();
+    // A stranger's email, assigned to the owner by hand: no campaign ties it to them.
+    let assigned_conversation = conversations::insert(&mut *conn, None, Channel::Email, "stranger@example.com").await.unwrap();
+    conversations::log_message(&mut conn, &LoggedMessage {
+        conversation_id: assigned_conversation,
+        direction: Direction::In,
+        body: "Who is this?",
+        subject: Some("Hello"),
+        provider: "sandbox",
+        campaign_id: None,
+        at: Utc::now(),
+    })
+    .await
+    .unwrap();
+    sqlx::query("UPDATE conversations SET assigned_to = $1 WHERE id = $2")
+        .bind(owner.id)
+        .bind(assigned_conversation)
+        .execute(pool)
+        .await
+        .unwrap();
+    let target = app.user("target@turnout.test", Role::Bdr).await.id;
+    World { campaign, campaign_conversation, assigned_conversation, target }
+}
+
+/// Expected statuses as [anonymous, owner BDR, other BDR, admin].
+type Expect = [u16; 4];
+
+const SIGNED_IN: Expect = [401, 200, 200, 200];
+const ADMIN_ONLY: Expect = [401, 403, 403, 200];
+const OWNER: Expect = [401, 200, 404, 200];
+
+fn profile_update() -> Value {
+    json!({
+        "name": "Renamed", "sms_from_number": "(202) 555-0111", "vm_caller_id": "", "smtp_host": "smtp.example.com",
+        "smtp_port": "587", "smtp_username": "me", "smtp_tls": "starttls", "smtp_from_email": "me@example.com",
+        "smtp_password": "smtp-secret"
+    })
+}
+
+#[sqlx::test]
+async fn every_rest_route_enforces_the_access_table(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let owner = app.user("owner@turnout.test", Role::Bdr).await;
+    let other = app.user("other@turnout.test", Role::Bdr).await;
+    let admin = app.admin().await;
+    let w = world(&app, &owner).await;
+    let actors = [None, Some(&owner), Some(&other), Some(&admin)];
+
+    let mut n = 0;
+    let rows: Vec<(&str, String, Option<Value>, Expect)> = vec![
+        ("GET", "/api/me".into(), None, SIGNED_IN),
+        ("GET", "/api/me/profile".into(), None, SIGNED_IN),
+        ("PUT", "/api/me/profile".into(), Some(profile_update()), SIGNED_IN),
+        ("POST", "/api/me/password".into(), Some(json!({"current": "wrong-password", "new": "whatever-123"})), [401, 422, 422, 422]),
+        ("GET", "/api/users".into(), None, ADMIN_ONLY),
+        ("POST", "/api/users".into(), Some(json!({"email": "made@turnout.test", "name": "Made", "role": "bdr", "password": "made-password-1"})), [401, 403, 403, 201]),
+        ("PATCH", format!("/api/users/{}", w.target), Some(json!({"name": "Tess"})), ADMIN_ONLY),
+        ("POST", format!("/api/users/{}/reset-password", w.target), Some(json!({"password": "reset-password-1"})), ADMIN_ONLY),
+        ("GET", "/api/org".into(), None, ADMIN_ONLY),
+        ("PUT", "/api/org".into(), Some(json!({"name": "Acme Events", "time_zone": "America/Chicago", "postal_address": "1 Main St"})), ADMIN_ONLY),
+        ("GET", "/api/audit".into(), None, ADMIN_ONLY),
+        ("GET", "/api/dashboard".into(), None, SIGNED_IN),
+        ("GET", "/api/templates".into(), None, SIGNED_IN),
+        ("GET", "/api/campaigns".into(), None, SIGNED_IN),
+        ("GET", format!("/api/campaigns/{}", w.campaign), None, OWNER),
+        ("GET", format!("/api/campaigns/{}", Uuid::now_v7()), None, [401, 404, 404, 404]),
+        ("GET", "/api/conversations".into(), None, SIGNED_IN),
+        ("GET", format!("/api/conversations/{}", w.campaign_conversation), None, OWNER),
+        ("GET", format!("/api/conversations/{}", w.assigned_conversation), None, OWNER),
+        ("GET", "/api/campaigns/not-a-uuid".into(), None, [401, 400, 400, 400]),
+        ("GET", "/api/no-such-route".into(), None, [404, 404, 404, 404]),
+        // Last: signing out revokes each actor's token.
+        ("POST", "/api/auth/logout".into(), None, [401, 204, 204, 204]),
+    ];
+    for (method, path, body, expect) in rows {
+        for (actor, want) in actors.iter().zip(expect) {
+            let res = app.call(method, &path, actor.map(|a| a.token.as_str()), body.clone()).await;
+            let status = res.status();
+            let who = actor.map(|a| a.email.as_str()).unwrap_or("anonymous");
+            assert_eq!(status.as_u16(), want, "{method} {path} as {who}");
+            if !status.is_success() {
+                let (_, err) = common::json(res).await;
+                assert!(err["error"].is_string(), "{method} {path} as {who}: {err}");
+            }
+            n += 1;
+        }
+    }
+    assert!(n >= 80);
+}
+
+#[sqlx::test]
+async fn lists_show_each_bdr_only_their_own_records(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let owner = app.user("owner@turnout.test", Role::Bdr).await;
+    let other = app.user("other@turnout.test", Role::Bdr).await;
+    let admin = app.admin().await;
+    let w = world(&app, &owner).await;
+    let ids = |v: Value| v.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    for (who, campaigns, conversations) in [(&owner, 1, 2), (&other, 0, 0), (&admin, 1, 2)] {
+        let (_, list) = common::json(app.call("GET", "/api/campaigns", Some(&who.token), None).await).await;
+        assert_eq!(ids(list).len(), campaigns, "{}", who.email);
+        let (_, list) = common::json(app.call("GET", "/api/conversations", Some(&who.token), None).await).await;
+        assert_eq!(ids(list).len(), conversations, "{}", who.email);
+        let (_, dash) = common::json(app.call("GET", "/api/dashboard", Some(&who.token), None).await).await;
+        assert_eq!(dash["needs_bdr"], campaigns as i64, "{}", who.email);
+    }
+    let (_, c) = common::json(app.call("GET", &format!("/api/campaigns/{}", w.campaign), Some(&owner.token), None).await).await;
+    assert_eq!((c["enrolled"].as_i64(), c["needs_bdr"].as_i64()), (Some(1), Some(1)));
+}
+
+#[sqlx::test]
+async fn every_server_function_enforces_the_access_table(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let owner = app.user("owner@turnout.test", Role::Bdr).await;
+    let other = app.user("other@turnout.test", Role::Bdr).await;
+    let admin = app.admin().await;
+    let w = world(&app, &owner).await;
+    let actors = [None, Some(&owner), Some(&other), Some(&admin)];
+    let profile = "update[name]=Renamed&update[sms_from_number]=&update[vm_caller_id]=&update[smtp_host]=&update[smtp_port]=\
+                   &update[smtp_username]=&update[smtp_tls]=starttls&update[smtp_from_email]=";
+
+    let rows: Vec<(&str, String, Expect)> = vec![
+        ("current_user", String::new(), [200, 200, 200, 200]),
+        ("get_profile", String::new(), SIGNED_IN),
+        ("update_profile", profile.into(), SIGNED_IN),
+        ("change_password", "current=wrong-password&new=whatever-1234".into(), [401, 422, 422, 422]),
+        ("list_users", String::new(), ADMIN_ONLY),
+        ("create_user", "new[email]=fn%40turnout.test&new[name]=Fn&new[role]=bdr&new[password]=fn-password-1".into(), ADMIN_ONLY),
+        ("update_user", format!("id={}&change[name]=Tess", w.target), ADMIN_ONLY),
+        ("reset_user_password", format!("id={}&password=reset-password-2", w.target), ADMIN_ONLY),
+        ("get_org", String::new(), ADMIN_ONLY),
+        ("update_org", "settings[name]=Acme&settings[time_zone]=America%2FChicago&settings[postal_address]=1+Main+St".into(), ADMIN_ONLY),
+        ("list_audit", String::new(), ADMIN_ONLY),
+        ("dashboard", String::new(), SIGNED_IN),
+        ("list_templates", String::new(), SIGNED_IN),
+        ("list_campaigns", String::new(), SIGNED_IN),
+        ("get_campaign", format!("id={}", w.campaign), OWNER),
+        ("list_conversations", String::new(), SIGNED_IN),
+        ("get_conversation", format!("id={}", w.campaign_conversation), OWNER),
+        // Public: answers do not depend on who asks.
+        ("login", "email=nobody%40turnout.test&password=wrong-password".into(), [401, 401, 401, 401]),
+        ("forgot_password", "email=nobody%40turnout.test".into(), [422, 422, 422, 422]),
+        ("reset_password", "token=not-a-token&password=long-enough-password".into(), [422, 422, 422, 422]),
+        ("logout", String::new(), SIGNED_IN),
+    ];
+
+    // The table must name every server function the app registers.
+    let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(p, _)| p.trim_start_matches("/api/fn/").to_string())
+        .collect();
+    let walked: BTreeSet<String> = rows.iter().map(|r| r.0.to_string()).collect();
+    assert_eq!(registered, walked, "server functions missing from the access table");
+
+    for (name, form, expect) in rows {
+        for (actor, want) in actors.iter().zip(expect) {
+            let res = app.server_fn(name, actor.map(|a| a.token.as_str()), &form).await;
+            let status = res.status();
+            let text = res.text().await.unwrap();
+            let who = actor.map(|a| a.email.as_str()).unwrap_or("anonymous");
+            assert_eq!(status.as_u16(), want, "{name} as {who}: {text}");
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Starts Turnout on a random port with its own database, as a user would reach it.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use chrono::{Duration, Utc};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::Value;
+use sqlx::PgPool;
+use std::path::PathBuf;
+use tokio::net::TcpListener;
+use turnout::domain::{EmailAddress, Role};
+use turnout::server::auth::{password, token};
+use turnout::server::crypto::Keys;
+use turnout::server::settings::Settings;
+use turnout::server::state::AppState;
+use turnout::server::{bootstrap, users};
+use uuid::Uuid;
+
+pub const ADMIN_EMAIL: &str = "admin@turnout.test";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+pub struct TestApp {
+    pub base: String,
+    pub pool: PgPool,
+    pub state: AppState,
+    pub data_dir: PathBuf,
+    client: Client,
+}
+
+pub fn test_settings() -> Settings {
+    let data_dir = std::env::temp_dir().join(format!("turnout-test-{}", Uuid::now_v7()));
+    Settings {
+        turnout_data_dir: data_dir,
+        admin_email: ADMIN_EMAIL.into(),
+        admin_password: ADMIN_PASSWORD.into(),
+        ..Settings::default()
+    }
+}
+
+pub async fn spawn_app(pool: PgPool) -> TestApp {
+    spawn_with(pool, test_settings()).await
+}
+
+/// Starts the app after the first-start set-up, as `turnout` does.
+pub async fn spawn_with(pool: PgPool, settings: Settings) -> TestApp {
+    let app = start(pool, settings).await;
+    bootstrap::run(&app.state).await.expect("bootstrap");
+    app
+}
+
+/// Starts serving without touching the database.
+pub async fn start(pool: PgPool, mut settings: Settings) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    settings.turnout_addr = listener.local_addr().expect("addr");
+    let data_dir = settings.turnout_data_dir.clone();
+    let state = AppState::new(pool.clone(), settings, Keys::from_master(&[42u8; 32])).expect("state");
+    tokio::spawn(turnout::server::serve(listener, state.clone()));
+    let base = format!("http://{}", state.settings.turnout_addr);
+    TestApp { base, pool, state, data_dir, client: Client::new() }
+}
+
+/// A user created directly in the database, with a valid token.
+pub struct Actor {
+    pub id: Uuid,
+    pub email: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn user(&self, email: &str, role: Role) -> Actor {
+        let hash = password::hash("user-password-1").await.expect("hash");
+        let email_addr = EmailAddress::parse(email).expect("email");
+        let u = users::insert(&self.pool, &email_addr, email.split('@').next().unwrap_or("user"), role, Some(&hash))
+            .await
+            .expect("insert user");
+        let token = token::issue(&self.state.keys, u.id, 0, Utc::now(), Duration::hours(1)).expect("token");
+        Actor { id: u.id, email: email.into(), token }
+    }
+
+    pub async fn admin(&self) -> Actor {
+        let row = users::find_by_email(&self.pool, &EmailAddress::parse(ADMIN_EMAIL).unwrap())
+            .await
+            .unwrap()
+            .expect("bootstrap admin");
+        let token = token::issue(&self.state.keys, row.id, row.token_version, Utc::now(), Duration::hours(1)).unwrap();
+        Actor { id: row.id, email: row.email, token }
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/api/auth/login"))
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A request as an API client: bearer token when given.
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Calls a server function the way the browser does: a form-encoded POST under
+    /// `/api/fn/`, with the session cookie and the app's own Origin.
+    pub async fn server_fn(&self, name: &str, token: Option<&str>, form: &str) -> Response {
+        let mut req = self
+            .client
+            .post(self.url(&format!("/api/fn/{name}")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", &self.base)
+            .body(form.to_string());
+        if let Some(t) = token {
+            req = req.header("cookie", format!("turnout_session={t}"));
+        }
+        req.send().await.expect("request")
+    }
+}
+
+/// The status and JSON body of a response, asserting the body is JSON.
+pub async fn json(res: Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, value)
+}
