@@ -88,6 +88,16 @@ async fn world(app: &TestApp, owner: &Actor) -> World {
     World { campaign, campaign_conversation, assigned_conversation, target }
 }
 
+/// The app, the owner BDR, another BDR, the admin, and the owner's records.
+async fn setup(pool: PgPool) -> (TestApp, Actor, Actor, Actor, World) {
+    let app = spawn_app(pool).await;
+    let owner = app.user("owner@turnout.test", Role::Bdr).await;
+    let other = app.user("other@turnout.test", Role::Bdr).await;
+    let admin = app.admin().await;
+    let w = world(&app, &owner).await;
+    (app, owner, other, admin, w)
+}
+
 /// Expected statuses as [anonymous, owner BDR, other BDR, admin].
 type Expect = [u16; 4];
 
@@ -105,11 +115,7 @@ fn profile_update() -> Value {
 
 #[sqlx::test]
 async fn every_rest_route_enforces_the_access_table(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let owner = app.user("owner@turnout.test", Role::Bdr).await;
-    let other = app.user("other@turnout.test", Role::Bdr).await;
-    let admin = app.admin().await;
-    let w = world(&app, &owner).await;
+    let (app, owner, other, admin, w) = setup(pool).await;
     let actors = [None, Some(&owner), Some(&other), Some(&admin)];
 
     let mut n = 0;
@@ -156,11 +162,7 @@ async fn every_rest_route_enforces_the_access_table(pool: PgPool) {
 
 #[sqlx::test]
 async fn lists_show_each_bdr_only_their_own_records(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let owner = app.user("owner@turnout.test", Role::Bdr).await;
-    let other = app.user("other@turnout.test", Role::Bdr).await;
-    let admin = app.admin().await;
-    let w = world(&app, &owner).await;
+    let (app, owner, other, admin, w) = setup(pool).await;
     let ids = |v: Value| v.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
     for (who, campaigns, conversations) in [(&owner, 1, 2), (&other, 0, 0), (&admin, 1, 2)] {
         let (_, list) = common::json(app.call("GET", "/api/campaigns", Some(&who.token), None).await).await;
@@ -176,11 +178,7 @@ async fn lists_show_each_bdr_only_their_own_records(pool: PgPool) {
 
 #[sqlx::test]
 async fn every_server_function_enforces_the_access_table(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let owner = app.user("owner@turnout.test", Role::Bdr).await;
-    let other = app.user("other@turnout.test", Role::Bdr).await;
-    let admin = app.admin().await;
-    let w = world(&app, &owner).await;
+    let (app, owner, other, admin, w) = setup(pool).await;
     let actors = [None, Some(&owner), Some(&other), Some(&admin)];
     let profile = "update[name]=Renamed&update[sms_from_number]=&update[vm_caller_id]=&update[smtp_host]=&update[smtp_port]=\
                    &update[smtp_username]=&update[smtp_tls]=starttls&update[smtp_from_email]=";

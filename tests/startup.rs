@@ -88,3 +88,33 @@ async fn pages_render_on_the_server(pool: PgPool) {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(res.text().await.unwrap().contains("Page not found"));
 }
+
+#[sqlx::test]
+async fn shutdown_finishes_requests_in_flight_then_stops(pool: PgPool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = common::start(pool, test_settings()).await;
+    bootstrap::run(&app.state).await.unwrap();
+    let addr = app.state.settings.turnout_addr;
+
+    // A sign-in whose body is still arriving when the shutdown begins.
+    let body = format!(r#"{{"email":"{ADMIN_EMAIL}","password":"{}"}}"#, common::ADMIN_PASSWORD);
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/auth/login HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&body.as_bytes()[..10]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    app.state.shutdown.cancel();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // New connections are refused while the old one is served.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still accepting after shutdown");
+
+    conn.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"token\""));
+}

@@ -90,8 +90,14 @@ async fn seed_demo(
         ("Lena Fischer", "(305) 555-0156", "lena.fischer@example.com", "Sunrise Title", EnrollmentStatus::OptedOut),
         ("Omar Haddad", "(206) 555-0109", "omar.haddad@example.com", "Harbor Mortgage", EnrollmentStatus::NoActivity),
     ];
-    let event_start = Utc::now() + Duration::days(21);
-    let mut campaign_ids = Vec::new();
+    // Three weeks out, 6 pm in New York.
+    let event_day = (Utc::now() + Duration::days(21)).with_timezone(&chrono_tz::America::New_York).date_naive();
+    let event_start = event_day
+        .and_hms_opt(18, 0, 0)
+        .and_then(|t| t.and_local_timezone(chrono_tz::America::New_York).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| internal("demo event time", "no such local time"))?;
+    let mut campaigns_made = Vec::new();
     for (owner, name, venue) in [
         (&bdrs[0], "Spring homebuyer seminar", "Riverside Conference Center, Hall B"),
         (&bdrs[1], "Refinancing Q&A night", "Harbor Hotel, Room 4"),
@@ -110,7 +116,7 @@ async fn seed_demo(
         })
         .await?;
         templates::insert_graph(tx, GraphOwner::Campaign(id), &nodes, &edges).await?;
-        campaign_ids.push(id);
+        campaigns_made.push((id, venue));
     }
 
     for (i, (name, phone, email, company, status)) in people.into_iter().enumerate() {
@@ -126,7 +132,7 @@ async fn seed_demo(
         })
         .await?;
         // The first four are Ana's, the rest Ben's.
-        let campaign = campaign_ids[usize::from(i >= 4)];
+        let (campaign, venue) = campaigns_made[usize::from(i >= 4)];
         campaigns::enroll(&mut **tx, campaign, contact, status, Some("invited")).await?;
         if matches!(status, EnrollmentStatus::ReceivedRsvp | EnrollmentStatus::NeedsBdr | EnrollmentStatus::OptedOut) {
             let first = name.split(' ').next().unwrap_or(name);
@@ -137,7 +143,7 @@ async fn seed_demo(
             };
             let conv = conversations::insert(&mut **tx, Some(contact), Channel::Sms, phone.as_str()).await?;
             let sent_at = Utc::now() - Duration::hours(30 - i as i64);
-            let out = format!("Hi {first}, join us for our seminar at {} on {}. Reply YES to RSVP.", "the Riverside Conference Center", event_start.format("%b %-d"));
+            let out = format!("Hi {first}, join us at {venue} on {}. Reply YES to RSVP.", event_day.format("%b %-d"));
             for (direction, body, at) in [
                 (Direction::Out, out.as_str(), sent_at),
                 (Direction::In, reply, sent_at + Duration::minutes(42)),

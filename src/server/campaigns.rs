@@ -8,6 +8,19 @@ use uuid::Uuid;
 
 /// Campaigns the user may see: all for admins, their own for BDRs.
 pub async fn list(pool: &PgPool, user: &AuthUser) -> Result<Vec<CampaignSummary>, AppError> {
+    visible(pool, user, None).await
+}
+
+/// One campaign; another BDR's campaign is "not found" so its existence is not revealed.
+pub async fn get(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<CampaignSummary, AppError> {
+    visible(pool, user, Some(id))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::not_found("Campaign"))
+}
+
+async fn visible(pool: &PgPool, user: &AuthUser, id: Option<Uuid>) -> Result<Vec<CampaignSummary>, AppError> {
     Ok(sqlx::query_as!(
         CampaignSummary,
         r#"SELECT k.id, k.name, k.status AS "status: CampaignStatus", k.event_type AS "event_type: EventType",
@@ -15,32 +28,14 @@ pub async fn list(pool: &PgPool, user: &AuthUser) -> Result<Vec<CampaignSummary>
                   (SELECT count(*) FROM enrollments e WHERE e.campaign_id = k.id) AS "enrolled!",
                   (SELECT count(*) FROM enrollments e WHERE e.campaign_id = k.id AND e.status = 'Needs BDR') AS "needs_bdr!"
            FROM campaigns k JOIN users u ON u.id = k.owner_id
-           WHERE $2 OR k.owner_id = $1
+           WHERE ($2 OR k.owner_id = $1) AND ($3::uuid IS NULL OR k.id = $3)
            ORDER BY k.event_start DESC, k.id"#,
-        user.id,
-        user.is_admin()
-    )
-    .fetch_all(pool)
-    .await?)
-}
-
-/// One campaign; another BDR's campaign is "not found" so its existence is not revealed.
-pub async fn get(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<CampaignSummary, AppError> {
-    sqlx::query_as!(
-        CampaignSummary,
-        r#"SELECT k.id, k.name, k.status AS "status: CampaignStatus", k.event_type AS "event_type: EventType",
-                  k.event_start, k.event_time_zone, k.venue, k.owner_id, u.name AS owner_name,
-                  (SELECT count(*) FROM enrollments e WHERE e.campaign_id = k.id) AS "enrolled!",
-                  (SELECT count(*) FROM enrollments e WHERE e.campaign_id = k.id AND e.status = 'Needs BDR') AS "needs_bdr!"
-           FROM campaigns k JOIN users u ON u.id = k.owner_id
-           WHERE k.id = $3 AND ($2 OR k.owner_id = $1)"#,
         user.id,
         user.is_admin(),
         id
     )
-    .fetch_optional(pool)
-    .await?
-    .ok_or_else(|| AppError::not_found("Campaign"))
+    .fetch_all(pool)
+    .await?)
 }
 
 pub async fn dashboard(pool: &PgPool, user: &AuthUser) -> Result<DashboardCounts, AppError> {

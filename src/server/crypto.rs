@@ -13,7 +13,6 @@ const NONCE_LEN: usize = 24;
 pub struct Keys {
     seal: XChaCha20Poly1305,
     jwt_secret: [u8; 32],
-    hash_pepper: [u8; 32],
 }
 
 impl Keys {
@@ -33,7 +32,6 @@ impl Keys {
         Self {
             seal: XChaCha20Poly1305::new((&seal_key).into()),
             jwt_secret: derive(master, b"turnout jwt v1"),
-            hash_pepper: derive(master, b"turnout hash v1"),
         }
     }
 
@@ -64,14 +62,6 @@ impl Keys {
             .decrypt(XNonce::from_slice(nonce), ct)
             .map_err(|_| "cannot decrypt: was the secret key changed?".to_string())?;
         String::from_utf8(pt).map_err(|_| "decrypted value is not text".into())
-    }
-
-    /// A keyed hash for looking values up without storing them (suppressions).
-    pub fn keyed_hash(&self, value: &str) -> Vec<u8> {
-        let mut h = Sha256::new();
-        h.update(self.hash_pepper);
-        h.update(value.as_bytes());
-        h.finalize().to_vec()
     }
 }
 

@@ -8,7 +8,7 @@ use crate::server::auth::{self, AuthUser, password};
 use crate::server::audit;
 use crate::server::state::AppState;
 use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -102,16 +102,21 @@ pub async fn bump_token_version(pool: &PgPool, id: Uuid) -> Result<(), AppError>
     Ok(())
 }
 
-/// Sets a password hash and revokes earlier tokens; returns the new token version.
-pub async fn set_password(db: impl PgExecutor<'_>, id: Uuid, hash: &str) -> Result<i32, AppError> {
-    Ok(sqlx::query_scalar!(
+/// Sets a password hash, revokes earlier tokens and voids outstanding reset links; returns
+/// the new token version.
+pub async fn set_password(db: &mut PgConnection, id: Uuid, hash: &str) -> Result<i32, AppError> {
+    let version = sqlx::query_scalar!(
         "UPDATE users SET password_hash = $2, token_version = token_version + 1, updated_at = now()
          WHERE id = $1 RETURNING token_version",
         id,
         hash
     )
-    .fetch_one(db)
-    .await?)
+    .fetch_one(&mut *db)
+    .await?;
+    sqlx::query!("UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL", id)
+        .execute(&mut *db)
+        .await?;
+    Ok(version)
 }
 
 pub async fn insert_reset(pool: &PgPool, token_hash: &[u8], user_id: Uuid, expires_at: DateTime<Utc>) -> Result<(), AppError> {

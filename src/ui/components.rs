@@ -81,6 +81,25 @@ pub fn TextField(
     }
 }
 
+/// A table with a header row; the rows come as children.
+#[component]
+pub fn DataTable(
+    headers: &'static [&'static str],
+    #[prop(optional)] testid: Option<&'static str>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white">
+            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid=testid>
+                <thead class="bg-slate-50 text-left text-slate-600">
+                    <tr>{headers.iter().map(|h| view! { <th class="px-4 py-2 font-medium">{*h}</th> }).collect_view()}</tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100">{children()}</tbody>
+            </table>
+        </div>
+    }
+}
+
 pub const BUTTON: &str = "inline-flex items-center justify-center rounded-md bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-50";
 pub const BUTTON_QUIET: &str = "inline-flex items-center justify-center rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50 disabled:opacity-50";
 pub const CARD: &str = "rounded-xl border border-slate-200 bg-white p-5 shadow-sm";

@@ -2,7 +2,7 @@
 use crate::api::admin::{create_user, list_users, reset_user_password, update_user};
 use crate::domain::Role;
 use crate::domain::user::{InviteOutcome, NewUser, UserUpdate, UserView};
-use crate::ui::components::{BUTTON, BUTTON_QUIET, CARD, Loaded, PageHeader, TextField, non_empty};
+use crate::ui::components::{BUTTON, BUTTON_QUIET, CARD, DataTable, Loaded, PageHeader, TextField, non_empty};
 use crate::ui::toast::use_toasts;
 use leptos::prelude::*;
 
@@ -29,22 +29,9 @@ pub fn AdminUsersPage() -> impl IntoView {
         })}
         <div class="mt-6">
             <Loaded resource=users render={move |list: Vec<UserView>| view! {
-                <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white">
-                    <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="users-table">
-                        <thead class="bg-slate-50 text-left text-slate-600">
-                            <tr>
-                                <th class="px-4 py-2 font-medium">"Name"</th>
-                                <th class="px-4 py-2 font-medium">"Email"</th>
-                                <th class="px-4 py-2 font-medium">"Role"</th>
-                                <th class="px-4 py-2 font-medium">"Status"</th>
-                                <th class="px-4 py-2 font-medium">"Actions"</th>
-                            </tr>
-                        </thead>
-                        <tbody class="divide-y divide-slate-100">
-                            {list.into_iter().map(|u| view! { <UserRow user=u on_done=outcome reload/> }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
+                <DataTable headers={&["Name", "Email", "Role", "Status", "Actions"]} testid="users-table">
+                    {list.into_iter().map(|u| view! { <UserRow user=u on_done=outcome reload/> }).collect_view()}
+                </DataTable>
             }}/>
         </div>
     }

@@ -1,6 +1,6 @@
 use crate::api::records::{get_campaign, list_campaigns};
 use crate::domain::campaign::CampaignSummary;
-use crate::ui::components::{CARD, EmptyState, Loaded, PageHeader, when};
+use crate::ui::components::{CARD, EmptyState, DataTable, Loaded, PageHeader, when};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use uuid::Uuid;
@@ -19,32 +19,18 @@ pub fn CampaignsPage() -> impl IntoView {
                 }.into_any();
             }
             view! {
-                <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white">
-                    <table class="min-w-full divide-y divide-slate-200 text-sm">
-                        <thead class="bg-slate-50 text-left text-slate-600">
-                            <tr>
-                                <th class="px-4 py-2 font-medium">"Campaign"</th>
-                                <th class="px-4 py-2 font-medium">"Status"</th>
-                                <th class="px-4 py-2 font-medium">"Event"</th>
-                                <th class="px-4 py-2 font-medium">"Owner"</th>
-                                <th class="px-4 py-2 text-right font-medium">"Contacts"</th>
-                                <th class="px-4 py-2 text-right font-medium">"Need a BDR"</th>
-                            </tr>
-                        </thead>
-                        <tbody class="divide-y divide-slate-100">
-                            {list.into_iter().map(|c| view! {
-                                <tr>
-                                    <td class="px-4 py-2"><a class="font-medium text-indigo-700 hover:underline" href=format!("/campaigns/{}", c.id)>{c.name}</a></td>
-                                    <td class="px-4 py-2">{c.status.as_str()}</td>
-                                    <td class="px-4 py-2">{when(c.event_start)}" · "{c.event_type.as_str()}</td>
-                                    <td class="px-4 py-2">{c.owner_name}</td>
-                                    <td class="px-4 py-2 text-right">{c.enrolled}</td>
-                                    <td class="px-4 py-2 text-right">{c.needs_bdr}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
+                <DataTable headers={&["Campaign", "Status", "Event", "Owner", "Contacts", "Need a BDR"]}>
+                    {list.into_iter().map(|c| view! {
+                        <tr>
+                            <td class="px-4 py-2"><a class="font-medium text-indigo-700 hover:underline" href=format!("/campaigns/{}", c.id)>{c.name}</a></td>
+                            <td class="px-4 py-2">{c.status.as_str()}</td>
+                            <td class="px-4 py-2">{when(c.event_start)}" · "{c.event_type.as_str()}</td>
+                            <td class="px-4 py-2">{c.owner_name}</td>
+                            <td class="px-4 py-2">{c.enrolled}</td>
+                            <td class="px-4 py-2">{c.needs_bdr}</td>
+                        </tr>
+                    }).collect_view()}
+                </DataTable>
             }.into_any()
         }}/>
     }
