@@ -120,6 +120,17 @@ test("an admin adds a BDR who can then sign in", async ({ page, browser }) => {
   await other.close();
 });
 
+test("a forgotten password, without a mail sender, sends the user to an admin", async ({ page }) => {
+  await page.goto("/login");
+  await hydrated(page);
+  await page.getByRole("link", { name: "Forgot your password?" }).click();
+  await expect(page.getByRole("heading", { name: "Forgot your password?" })).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel("Email").fill(BDR.email);
+  await page.getByRole("button", { name: "Email me a reset link" }).click();
+  await expect(page.getByRole("alert")).toContainText("ask an admin to reset your password");
+});
+
 test("the shell works at phone width", async ({ page }) => {
   await page.setViewportSize({ width: 390, height: 844 });
   await signIn(page, BDR);

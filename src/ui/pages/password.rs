@@ -18,6 +18,17 @@ fn Card(title: &'static str, children: Children) -> impl IntoView {
     }
 }
 
+/// What the server said: a confirmation or its error.
+#[component]
+fn Outcome(outcome: RwSignal<Option<Result<(), String>>>, success: &'static str) -> impl IntoView {
+    move || {
+        outcome.get().map(|r| match r {
+            Ok(()) => view! { <p class="mt-4 text-sm text-emerald-700" role="status">{success}</p> }.into_any(),
+            Err(e) => view! { <p class="mt-4 text-sm text-red-700" role="alert">{e}</p> }.into_any(),
+        })
+    }
+}
+
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
     let email = RwSignal::new(String::new());
@@ -35,10 +46,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                 <TextField label="Email" name="email" kind="email" value=email required=true/>
                 <button type="submit" class=format!("{BUTTON} w-full")>"Email me a reset link"</button>
             </form>
-            {move || outcome.get().map(|r| match r {
-                Ok(()) => view! { <p class="mt-4 text-sm text-emerald-700" role="status">"If that address has an account, a reset link is on its way."</p> }.into_any(),
-                Err(e) => view! { <p class="mt-4 text-sm text-red-700" role="alert">{e}</p> }.into_any(),
-            })}
+            <Outcome outcome success="If that address has an account, a reset link is on its way."/>
         </Card>
     }
 }
@@ -62,10 +70,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 <TextField label="New password (at least 10 characters)" name="password" kind="password" value=password autocomplete="new-password" required=true/>
                 <button type="submit" class=format!("{BUTTON} w-full")>"Set password"</button>
             </form>
-            {move || outcome.get().map(|r| match r {
-                Ok(()) => view! { <p class="mt-4 text-sm text-emerald-700" role="status">"Your password is set. You can sign in now."</p> }.into_any(),
-                Err(e) => view! { <p class="mt-4 text-sm text-red-700" role="alert">{e}</p> }.into_any(),
-            })}
+            <Outcome outcome success="Your password is set. You can sign in now."/>
         </Card>
     }
 }
