@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod records;
+pub mod templates;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ctx {

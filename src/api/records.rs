@@ -1,8 +1,7 @@
-//! Read views of campaigns, templates, conversations and the dashboard, each limited to what
+//! Read views of campaigns, conversations and the dashboard, each limited to what
 //! the signed-in user may see.
 use crate::domain::AppError;
 use crate::domain::campaign::{CampaignSummary, ConversationDetail, ConversationSummary, DashboardCounts};
-use crate::domain::template::TemplateSummary;
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -10,11 +9,6 @@ use uuid::Uuid;
 pub async fn dashboard() -> Result<DashboardCounts, AppError> {
     super::ctx::signed_in(|state, user| async move { crate::server::campaigns::dashboard(&state.pool, &user).await })
         .await
-}
-
-#[server(prefix = "/api/fn", endpoint = "list_templates")]
-pub async fn list_templates() -> Result<Vec<TemplateSummary>, AppError> {
-    super::ctx::signed_in(|state, _user| async move { crate::server::templates::list(&state.pool).await }).await
 }
 
 #[server(prefix = "/api/fn", endpoint = "list_campaigns")]

@@ -64,6 +64,8 @@ pub mod audit;
 pub mod campaign;
 pub mod email;
 pub mod error;
+pub mod funnel;
+pub mod graph_io;
 pub mod org;
 pub mod phone;
 pub mod role;

@@ -1,5 +1,6 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use crate::domain::funnel::{GraphDraft, GraphIssue};
 use uuid::Uuid;
 
 string_enum! {
@@ -16,4 +17,30 @@ pub struct TemplateSummary {
     pub node_count: i64,
     pub campaigns: i64,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A published version of a template, immutable once made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    pub id: Uuid,
+    pub version: i32,
+    pub published_at: DateTime<Utc>,
+    pub campaigns: i64,
+}
+
+/// A template with its editable draft graph and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateDetail {
+    pub id: Uuid,
+    pub name: String,
+    pub status: TemplateStatus,
+    pub draft: GraphDraft,
+    /// Why the draft cannot be published yet; empty when it can.
+    pub issues: Vec<GraphIssue>,
+    pub versions: Vec<VersionInfo>,
+}
+
+string_enum! {
+    /// The two portable forms of a template's graph.
+    GraphFormat { Csv => "csv", Json => "json" }
 }

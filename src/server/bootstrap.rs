@@ -1,6 +1,7 @@
 //! First start: the organisation's settings, the first admin, and in demo mode a small,
 //! realistic data set to click through.
 use crate::domain::campaign::{CampaignStatus, Channel, Direction, EnrollmentStatus, EventType};
+use crate::domain::funnel::{EdgeDraft, GraphDraft, NodeDraft, NodeKind};
 use crate::domain::template::TemplateStatus;
 use crate::domain::{AppError, E164Phone, EmailAddress, Role};
 use crate::server::auth::password;
@@ -9,7 +10,7 @@ use crate::server::contacts::{self, NewContact};
 use crate::server::conversations::{self, LoggedMessage};
 use crate::server::error::internal;
 use crate::server::state::AppState;
-use crate::server::templates::{self, EdgeRow, GraphOwner, NodeRow};
+use crate::server::templates::{self, GraphOwner};
 use crate::server::{audit, files, org, users};
 use chrono::{Duration, Utc};
 use serde_json::json;
@@ -68,19 +69,26 @@ async fn seed_demo(
 
     let template = templates::insert_template(&mut **tx, "Seminar invitation", TemplateStatus::Published, admin_id).await?;
     let version = templates::insert_version(&mut **tx, template, 1, admin_id).await?;
-    let nodes = [
-        NodeRow { key: "N1", node_type: "stage", name: "Invited", config: json!({"stage_key": "invited"}), x: 80.0, y: 80.0 },
-        NodeRow { key: "N2", node_type: "sms_send", name: "Invitation text", config: json!({"body": "Hi {{contact.first_name | \"there\"}}, {{sender.name}} here. Join us {{event.date}} at {{event.venue}}? Reply YES to RSVP."}), x: 80.0, y: 200.0 },
-        NodeRow { key: "N3", node_type: "wait", name: "Wait 2 days", config: json!({"duration_hours": 48}), x: 80.0, y: 320.0 },
-        NodeRow { key: "N4", node_type: "email_send", name: "Invitation email", config: json!({"subject": "You're invited: {{event.date}}", "body": "Hi {{contact.first_name | \"there\"}},\n\nWe'd love to see you at {{event.venue}} on {{event.date}} at {{event.time}}.\n\n{{sender.name}}"}), x: 80.0, y: 440.0 },
-    ];
-    let edges = [
-        EdgeRow { from: "N1", to: "N2", condition: None },
-        EdgeRow { from: "N2", to: "N3", condition: None },
-        EdgeRow { from: "N3", to: "N4", condition: None },
-    ];
-    templates::insert_graph(tx, GraphOwner::TemplateDraft(template), &nodes, &edges).await?;
-    templates::insert_graph(tx, GraphOwner::TemplateVersion(version), &nodes, &edges).await?;
+    let node = |key: &str, kind: NodeKind, name: &str, config: serde_json::Value, y: f64| NodeDraft {
+        key: key.into(),
+        kind: kind.as_str().into(),
+        name: name.into(),
+        config,
+        x: 80.0,
+        y,
+    };
+    let edge = |from: &str, to: &str| EdgeDraft { from: from.into(), to: to.into(), condition: None };
+    let graph = GraphDraft {
+        nodes: vec![
+            node("N1", NodeKind::Stage, "Invited", json!({"stage_key": "invited"}), 80.0),
+            node("N2", NodeKind::SmsSend, "Invitation text", json!({"body": "Hi {{contact.first_name | \"there\"}}, {{sender.name}} here. Join us {{event.date}} at {{event.venue}}? Reply YES to RSVP."}), 200.0),
+            node("N3", NodeKind::Wait, "Wait 2 days", json!({"mode": "duration", "minutes": 2880}), 320.0),
+            node("N4", NodeKind::EmailSend, "Invitation email", json!({"subject": "You're invited: {{event.date}}", "body": "Hi {{contact.first_name | \"there\"}},\n\nWe'd love to see you at {{event.venue}} on {{event.date}} at {{event.time}}.\n\n{{sender.name}}"}), 440.0),
+        ],
+        edges: vec![edge("N1", "N2"), edge("N2", "N3"), edge("N3", "N4")],
+    };
+    templates::insert_graph(tx, GraphOwner::TemplateDraft(template), &graph).await?;
+    templates::insert_graph(tx, GraphOwner::TemplateVersion(version), &graph).await?;
 
     let people = [
         ("Maria Gonzalez", "(202) 555-0143", "maria.gonzalez@example.com", "Gonzalez Realty", EnrollmentStatus::ReceivedRsvp),
@@ -115,7 +123,7 @@ async fn seed_demo(
             template_version_id: Some(version),
         })
         .await?;
-        templates::insert_graph(tx, GraphOwner::Campaign(id), &nodes, &edges).await?;
+        templates::insert_graph(tx, GraphOwner::Campaign(id), &graph).await?;
         campaigns_made.push((id, venue));
     }
 

@@ -111,13 +111,15 @@ impl TestApp {
         req.send().await.expect("request")
     }
 
-    /// Calls a server function the way the browser does: a form-encoded POST under
-    /// `/api/fn/`, with the session cookie and the app's own Origin.
+    /// Calls a server function the way the browser does: a POST under `/api/fn/` with the
+    /// session cookie and the app's own Origin. The body is JSON when it starts with `{`
+    /// (functions taking JSON input), else form-encoded.
     pub async fn server_fn(&self, name: &str, token: Option<&str>, form: &str) -> Response {
+        let content_type = if form.starts_with('{') { "application/json" } else { "application/x-www-form-urlencoded" };
         let mut req = self
             .client
             .post(self.url(&format!("/api/fn/{name}")))
-            .header("content-type", "application/x-www-form-urlencoded")
+            .header("content-type", content_type)
             .header("origin", &self.base)
             .body(form.to_string());
         if let Some(t) = token {

@@ -3,6 +3,7 @@
 mod account;
 mod health;
 mod records;
+mod templates;
 mod users;
 
 use crate::server::state::AppState;
@@ -26,7 +27,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/org", get(users::org).put(users::update_org))
         .route("/api/audit", get(users::audit))
         .route("/api/dashboard", get(records::dashboard))
-        .route("/api/templates", get(records::templates))
+        .route("/api/templates", get(templates::list).post(templates::create))
+        .route("/api/templates/import", post(templates::import))
+        .route("/api/templates/{id}", get(templates::get).put(templates::save))
+        .route("/api/templates/{id}/publish", post(templates::publish))
+        .route("/api/templates/{id}/export", get(templates::export))
         .route("/api/campaigns", get(records::campaigns))
         .route("/api/campaigns/{id}", get(records::campaign))
         .route("/api/conversations", get(records::conversations))

@@ -1,19 +1,14 @@
 use crate::domain::AppError;
 use crate::domain::campaign::{CampaignSummary, ConversationDetail, ConversationSummary, DashboardCounts};
-use crate::domain::template::TemplateSummary;
 use crate::server::auth::AuthUser;
 use crate::server::state::AppState;
-use crate::server::{campaigns, conversations, templates};
+use crate::server::{campaigns, conversations};
 use axum::Json;
 use axum::extract::{Path, State};
 use uuid::Uuid;
 
 pub async fn dashboard(State(state): State<AppState>, user: AuthUser) -> Result<Json<DashboardCounts>, AppError> {
     Ok(Json(campaigns::dashboard(&state.pool, &user).await?))
-}
-
-pub async fn templates(State(state): State<AppState>, _user: AuthUser) -> Result<Json<Vec<TemplateSummary>>, AppError> {
-    Ok(Json(templates::list(&state.pool).await?))
 }
 
 pub async fn campaigns(State(state): State<AppState>, user: AuthUser) -> Result<Json<Vec<CampaignSummary>>, AppError> {

@@ -1,4 +1,4 @@
-use crate::api::records::list_templates;
+use crate::api::templates::list_templates;
 use crate::domain::template::TemplateSummary;
 use crate::ui::components::{EmptyState, Loaded, PageHeader, when};
 use leptos::prelude::*;
