@@ -24,6 +24,9 @@ struct World {
     assigned_conversation: Uuid,
     /// The user that admin-only writes act on, so the actors' own tokens stay valid.
     target: Uuid,
+    contact: Uuid,
+    /// A CSV upload into the owner's campaign, not yet started.
+    import: Uuid,
 }
 
 async fn world(app: &TestApp, owner: &Actor) -> World {
@@ -88,8 +91,14 @@ async fn world(app: &TestApp, owner: &Actor) -> World {
         .await
         .unwrap();
     let target = app.user("target@turnout.test", Role::Bdr).await.id;
+    let form = reqwest::multipart::Form::new()
+        .text("campaign_id", campaign.to_string())
+        .part("file", reqwest::multipart::Part::text("phone,name\n(202) 555-0177,Sam\n").file_name("a.csv"));
+    let res = reqwest::Client::new().post(app.url("/api/imports")).bearer_auth(&owner.token).multipart(form).send().await.unwrap();
+    let (_, view) = common::json(res).await;
+    let import = Uuid::parse_str(view["id"].as_str().unwrap()).unwrap();
     let template = templates::insert_template(pool, "Invitation", TemplateStatus::Draft, owner.id).await.unwrap();
-    World { campaign, template, campaign_conversation, assigned_conversation, target }
+    World { campaign, template, campaign_conversation, assigned_conversation, target, contact, import }
 }
 
 /// The app, the owner BDR, another BDR, the admin, and the owner's records.
@@ -150,6 +159,17 @@ async fn every_rest_route_enforces_the_access_table(pool: PgPool) {
         ("GET", "/api/conversations".into(), None, SIGNED_IN),
         ("GET", format!("/api/conversations/{}", w.campaign_conversation), None, OWNER),
         ("GET", format!("/api/conversations/{}", w.assigned_conversation), None, OWNER),
+        ("GET", "/api/contacts".into(), None, SIGNED_IN),
+        ("GET", "/api/contacts/export.csv".into(), None, SIGNED_IN),
+        ("GET", format!("/api/contacts/{}", w.contact), None, OWNER),
+        // Everything matching: the other BDR has no leads to change.
+        ("POST", "/api/contacts/bulk-status".into(), Some(json!({"all_matching": true, "status": "Needs BDR"})), [401, 200, 422, 200]),
+        // Not multipart (uploads into another BDR's campaign are 404: tests/leads.rs).
+        ("POST", "/api/imports".into(), Some(json!({})), [401, 400, 400, 400]),
+        ("GET", format!("/api/imports/{}", w.import), None, OWNER),
+        ("GET", format!("/api/imports/{}/issues.csv", w.import), None, OWNER),
+        // Once the owner started it, it cannot be started again.
+        ("POST", format!("/api/imports/{}/start", w.import), Some(json!({"mapping": ["phone", "name"]})), [401, 202, 404, 409]),
         ("GET", "/api/campaigns/not-a-uuid".into(), None, [401, 400, 400, 400]),
         ("GET", "/api/no-such-route".into(), None, [404, 404, 404, 404]),
         // Last: signing out revokes each actor's token.
@@ -218,6 +238,11 @@ async fn every_server_function_enforces_the_access_table(pool: PgPool) {
         ("get_campaign", format!("id={}", w.campaign), OWNER),
         ("list_conversations", String::new(), SIGNED_IN),
         ("get_conversation", format!("id={}", w.campaign_conversation), OWNER),
+        ("list_leads", "filter[q]=".into(), SIGNED_IN),
+        ("bulk_set_status", "change[all_matching]=true&change[status]=Needs+BDR".into(), [401, 200, 422, 200]),
+        ("get_contact", format!("id={}", w.contact), OWNER),
+        ("get_import", format!("id={}", w.import), OWNER),
+        ("start_import", format!("id={}&mapping[0]=phone&mapping[1]=name&consent_source=", w.import), [401, 200, 404, 409]),
         // Public: answers do not depend on who asks.
         ("login", "email=nobody%40turnout.test&password=wrong-password".into(), [401, 401, 401, 401]),
         ("forgot_password", "email=nobody%40turnout.test".into(), [422, 422, 422, 422]),

@@ -62,6 +62,7 @@ macro_rules! string_enum {
 
 pub mod audit;
 pub mod campaign;
+pub mod contact;
 pub mod email;
 pub mod error;
 pub mod funnel;

@@ -1,6 +1,7 @@
 //! Campaigns as their owners and admins see them. Owns `campaigns` and `enrollments`.
 use crate::domain::AppError;
 use crate::domain::campaign::{CampaignStatus, CampaignSummary, DashboardCounts, EnrollmentStatus, EventType};
+use crate::server::audit;
 use crate::server::auth::AuthUser;
 use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool};
@@ -117,4 +118,26 @@ pub async fn enroll(
     )
     .fetch_one(db)
     .await?)
+}
+
+/// Sets the status of the given enrollments, limited to the user's campaigns (all for
+/// admins), and records the change. Returns how many changed.
+pub async fn set_status(pool: &PgPool, user: &AuthUser, ids: &[Uuid], status: EnrollmentStatus) -> Result<i64, AppError> {
+    let mut tx = pool.begin().await?;
+    let changed = sqlx::query!(
+        "UPDATE enrollments e SET status = $3, updated_at = now()
+         FROM campaigns k
+         WHERE k.id = e.campaign_id AND e.id = ANY($4) AND ($2 OR k.owner_id = $1) AND e.status <> $3",
+        user.id,
+        user.is_admin(),
+        status as EnrollmentStatus,
+        ids
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected() as i64;
+    let after = serde_json::json!({ "status": status, "changed": changed });
+    audit::record(&mut *tx, Some(user.id), "enrollments.status_changed", "enrollment", None, None, Some(after)).await?;
+    tx.commit().await?;
+    Ok(changed)
 }

@@ -1,6 +1,13 @@
 //! Contacts: one row per person across campaigns. Owns `contacts`.
+//! The shared fields (name, company, time zone) are visible wherever a user shares the
+//! contact; campaign data only within the user's campaigns.
+use crate::domain::campaign::EnrollmentStatus;
+use crate::domain::contact::{BulkStatusChange, ContactDetail, Lead, LeadFilter, LeadPage, csv_safe};
 use crate::domain::{AppError, E164Phone, EmailAddress};
-use sqlx::PgExecutor;
+use crate::server::auth::AuthUser;
+use crate::server::{campaigns, conversations};
+use crate::server::error::internal;
+use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 pub struct NewContact<'a> {
@@ -26,4 +33,157 @@ pub async fn insert(db: impl PgExecutor<'_>, c: &NewContact<'_>) -> Result<Uuid,
     )
     .fetch_one(db)
     .await?)
+}
+
+/// Leads (contacts in campaigns) the user may see that match the filter, newest first:
+/// `limit` of them after the cursor, or all of them (exports, bulk changes) without a limit.
+pub async fn leads(
+    pool: &PgPool,
+    user: &AuthUser,
+    filter: &LeadFilter,
+    after: Option<Uuid>,
+    limit: Option<i64>,
+) -> Result<LeadPage, AppError> {
+    let q = filter.q.trim();
+    // The search is a substring match: LIKE's own wildcards in it are literal.
+    let pattern = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let stage = filter.stage.trim();
+    let rows = sqlx::query!(
+        r#"WITH m AS (
+             SELECT e.id AS enrollment_id, c.id AS contact_id, c.name, c.phone, c.email, c.company, c.time_zone,
+                    k.id AS campaign_id, k.name AS campaign_name, e.status AS "status: EnrollmentStatus",
+                    e.stage_key, e.custom_fields, e.created_at
+             FROM enrollments e
+             JOIN campaigns k ON k.id = e.campaign_id
+             JOIN contacts c ON c.id = e.contact_id
+             WHERE ($2 OR k.owner_id = $1)
+               AND ($3::uuid IS NULL OR e.campaign_id = $3)
+               AND ($4::text IS NULL OR e.status = $4)
+               AND ($5 = '' OR e.stage_key = $5)
+               AND ($6 = '' OR c.name ILIKE $7 OR c.email ILIKE $7 OR c.phone LIKE $7 OR c.company ILIKE $7)
+               AND ($8::uuid IS NULL OR e.contact_id = $8)
+           )
+           SELECT m.*, (SELECT count(*) FROM m) AS "total!" FROM m
+           WHERE $9::uuid IS NULL OR m.enrollment_id < $9
+           ORDER BY m.enrollment_id DESC
+           LIMIT $10"#,
+        user.id,
+        user.is_admin(),
+        filter.campaign_id,
+        filter.status.map(EnrollmentStatus::as_str),
+        stage,
+        q,
+        pattern,
+        filter.contact_id,
+        after,
+        limit.map(|l| l + 1)
+    )
+    .fetch_all(pool)
+    .await?;
+    let total = rows.first().map_or(0, |r| r.total);
+    let mut leads: Vec<Lead> = rows
+        .into_iter()
+        .map(|r| Lead {
+            enrollment_id: r.enrollment_id,
+            contact_id: r.contact_id,
+            name: r.name,
+            phone: r.phone,
+            email: r.email,
+            company: r.company,
+            time_zone: r.time_zone,
+            campaign_id: r.campaign_id,
+            campaign_name: r.campaign_name,
+            status: r.status,
+            stage_key: r.stage_key,
+            custom_fields: r.custom_fields,
+            created_at: r.created_at,
+        })
+        .collect();
+    let next = match limit {
+        Some(l) if leads.len() as i64 > l => {
+            leads.truncate(l as usize);
+            leads.last().map(|l| l.enrollment_id)
+        }
+        _ => None,
+    };
+    Ok(LeadPage { leads, next, total })
+}
+
+/// A contact with the enrollments and messages the user may see. A BDR sees a contact that
+/// is in one of their campaigns; anyone else's is "not found".
+pub async fn detail(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<ContactDetail, AppError> {
+    let c = sqlx::query!(
+        "SELECT c.id, c.name, c.phone, c.email, c.company, c.time_zone, c.consent_source FROM contacts c
+         WHERE c.id = $1 AND ($3 OR EXISTS (
+           SELECT 1 FROM enrollments e JOIN campaigns k ON k.id = e.campaign_id
+           WHERE e.contact_id = c.id AND k.owner_id = $2))",
+        id,
+        user.id,
+        user.is_admin()
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| AppError::not_found("Contact"))?;
+    let filter = LeadFilter { contact_id: Some(id), ..LeadFilter::default() };
+    let enrollments = leads(pool, user, &filter, None, None).await?.leads;
+    let timeline = conversations::timeline(pool, user, id).await?;
+    Ok(ContactDetail {
+        id: c.id,
+        name: c.name,
+        phone: c.phone,
+        email: c.email,
+        company: c.company,
+        time_zone: c.time_zone,
+        consent_source: c.consent_source,
+        enrollments,
+        timeline,
+    })
+}
+
+/// Contacts and their enrollments matching the filter as CSV, one row per enrollment, with
+/// cells a spreadsheet would run as formulas neutralised.
+pub async fn export_csv(pool: &PgPool, user: &AuthUser, filter: &LeadFilter) -> Result<Vec<u8>, AppError> {
+    let page = leads(pool, user, filter, None, None).await?;
+    let out = |e| internal("writing CSV", e);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "contact_id", "name", "phone", "email", "company", "time_zone", "campaign", "status", "stage",
+        "custom_fields", "enrolled_at",
+    ])
+    .map_err(out)?;
+    for l in page.leads {
+        let custom = if l.custom_fields.as_object().is_some_and(|m| !m.is_empty()) {
+            l.custom_fields.to_string()
+        } else {
+            String::new()
+        };
+        let cells = [
+            l.contact_id.to_string(),
+            l.name,
+            l.phone.unwrap_or_default(),
+            l.email.unwrap_or_default(),
+            l.company.unwrap_or_default(),
+            l.time_zone.unwrap_or_default(),
+            l.campaign_name,
+            l.status.as_str().to_string(),
+            l.stage_key.unwrap_or_default(),
+            custom,
+            l.created_at.to_rfc3339(),
+        ];
+        w.write_record(cells.iter().map(|c| csv_safe(c).into_owned())).map_err(out)?;
+    }
+    w.into_inner().map_err(|e| internal("writing CSV", e))
+}
+
+/// Changes the status of the chosen leads, or of every lead the filter matches.
+pub async fn bulk_set_status(pool: &PgPool, user: &AuthUser, change: &BulkStatusChange) -> Result<i64, AppError> {
+    let ids: Vec<Uuid> = if change.all_matching {
+        leads(pool, user, &change.filter, None, None).await?.leads.into_iter().map(|l| l.enrollment_id).collect()
+    } else {
+        change.ids.clone()
+    };
+    if ids.is_empty() {
+        return Err(AppError::unprocessable("Choose the leads to change"));
+    }
+    campaigns::set_status(pool, user, &ids, change.status).await
 }

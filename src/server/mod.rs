@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod files;
 pub mod http;
+pub mod imports;
 pub mod mail;
 pub mod middleware;
 pub mod org;
@@ -18,6 +19,7 @@ pub mod state;
 pub mod telemetry;
 pub mod templates;
 pub mod users;
+pub mod zones;
 
 use crate::ui::{App, shell};
 use axum::Router;
@@ -73,6 +75,8 @@ fn announce(state: &AppState, first: Option<&bootstrap::FirstStart>) {
 pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), String> {
     let drain = Duration::from_secs(state.settings.drain_timeout_s);
     let shutdown = state.shutdown.clone();
+    // Imports queued or interrupted before this start are picked up at once.
+    tokio::spawn(imports::worker(state.clone()));
     let app = router(state);
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown({

@@ -8,6 +8,7 @@ use leptos::config::LeptosOptions;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     /// Cancelled on SIGTERM: long-lived streams end when it fires.
     pub shutdown: CancellationToken,
+    /// Wakes the import worker when an import is queued.
+    pub imports: Arc<Notify>,
 }
 
 impl AppState {
@@ -44,6 +47,7 @@ impl AppState {
             started: Instant::now(),
             leptos,
             shutdown: CancellationToken::new(),
+            imports: Arc::new(Notify::new()),
         })
     }
 }

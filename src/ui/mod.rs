@@ -57,6 +57,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("templates") view=pages::templates::TemplatesPage/>
                     <Route path=path!("inbox") view=pages::inbox::InboxPage/>
                     <Route path=path!("leads") view=pages::leads::LeadsPage/>
+                    <Route path=path!("leads/imports/:id") view=pages::leads::ImportPage/>
+                    <Route path=path!("leads/contacts/:id") view=pages::leads::ContactPage/>
                     <Route path=path!("analytics") view=pages::analytics::AnalyticsPage/>
                     <Route path=path!("settings") view=pages::settings::SettingsPage/>
                     <Route path=path!("admin/users") view=pages::admin_users::AdminUsersPage/>

@@ -2,6 +2,7 @@
 //! the server functions call too.
 mod account;
 mod health;
+mod leads;
 mod records;
 mod templates;
 mod users;
@@ -9,7 +10,11 @@ mod users;
 use crate::server::state::AppState;
 use axum::Router;
 use crate::domain::AppError;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, patch, post};
+
+/// The largest CSV upload: a million rows with room to spare.
+const MAX_UPLOAD_BYTES: usize = 1 << 30;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -36,5 +41,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/campaigns/{id}", get(records::campaign))
         .route("/api/conversations", get(records::conversations))
         .route("/api/conversations/{id}", get(records::conversation))
+        .route("/api/contacts", get(leads::list))
+        .route("/api/contacts/bulk-status", post(leads::bulk_status))
+        .route("/api/contacts/export.csv", get(leads::export))
+        .route("/api/contacts/{id}", get(leads::contact))
+        .route("/api/imports", post(leads::upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
+        .route("/api/imports/{id}", get(leads::get_import))
+        .route("/api/imports/{id}/start", post(leads::start_import))
+        .route("/api/imports/{id}/issues.csv", get(leads::import_issues))
         .route("/api/{*rest}", any(|| async { AppError::not_found("API route") }))
 }
