@@ -5,6 +5,11 @@ import { defineConfig, devices } from "@playwright/test";
 // ADMIN_EMAIL, ...); the webServer below inherits it.
 // Playwright's own browser downloads are not used: Debian's chromium is
 // (CHROMIUM_PATH overrides /usr/bin/chromium).
+// E2E_PORT moves the server and the tests to another port (default 3100, scripts/test's);
+// TURNOUT_ADDR must then say the same port.
+const port = process.env.E2E_PORT || "3100";
+const baseURL = `http://127.0.0.1:${port}`;
+
 export default defineConfig({
   testDir: "./tests",
   fullyParallel: false,
@@ -16,7 +21,7 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   outputDir: "./test-results",
   use: {
-    baseURL: "http://127.0.0.1:3100",
+    baseURL,
     headless: true,
     trace: "retain-on-failure",
     screenshot: "only-on-failure",
@@ -43,7 +48,7 @@ export default defineConfig({
   ],
   webServer: {
     command: "../target/debug/turnout",
-    url: "http://127.0.0.1:3100/health",
+    url: `${baseURL}/health`,
     reuseExistingServer: false,
     timeout: 120_000,
     stdout: "pipe",

@@ -1,4 +1,5 @@
 //! The pages, rendered on the server and hydrated in the browser.
+mod builder;
 mod components;
 mod layout;
 mod pages;
@@ -55,6 +56,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("campaigns/:id") view=pages::campaigns::CampaignPage/>
                     <Route path=path!("builder") view=pages::builder::BuilderPage/>
                     <Route path=path!("templates") view=pages::templates::TemplatesPage/>
+                    <Route path=path!("templates/:id") view=pages::templates::TemplatePage/>
                     <Route path=path!("inbox") view=pages::inbox::InboxPage/>
                     <Route path=path!("leads") view=pages::leads::LeadsPage/>
                     <Route path=path!("leads/imports/:id") view=pages::leads::ImportPage/>

@@ -1,0 +1,149 @@
+import { test, expect, Page, Locator } from "@playwright/test";
+
+const ADMIN = { email: "admin@turnout.test", password: "e2e-admin-password-1" };
+const BDR = { email: "ana@demo.turnout.local", password: "demo-password" };
+
+async function hydrated(page: Page) {
+  await page.waitForSelector("body[data-hydrated]");
+}
+
+async function signIn(page: Page, who: { email: string; password: string }) {
+  await page.goto("/login");
+  await hydrated(page);
+  await page.getByLabel("Email").fill(who.email);
+  await page.getByLabel("Password", { exact: true }).fill(who.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("signed-in-user")).toBeVisible();
+  await hydrated(page);
+}
+
+async function center(l: Locator) {
+  const b = (await l.boundingBox())!;
+  return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+}
+
+/** Presses on `from` and releases at the point, moving in steps as a hand would. */
+async function dragTo(page: Page, from: Locator, to: { x: number; y: number }) {
+  const start = await center(from);
+  await page.mouse.move(start.x, start.y);
+  await page.mouse.down();
+  await page.mouse.move(to.x, to.y, { steps: 8 });
+  await page.mouse.up();
+}
+
+/** The node's position in canvas units, from its transform. */
+async function position(node: Locator) {
+  const t = (await node.getAttribute("transform")) ?? "";
+  const m = t.match(/translate\(([-\d.]+) ([-\d.]+)\)/)!;
+  return { x: Number(m[1]), y: Number(m[2]) };
+}
+
+const NAME = "Open house invite";
+
+test("an admin builds a funnel by dragging and connecting, fixes it, saves and publishes it", async ({ page }) => {
+  await signIn(page, ADMIN);
+  await page.goto("/templates");
+  await hydrated(page);
+  const form = page.getByTestId("new-template");
+  await form.getByLabel("Template name").fill(NAME);
+  await form.getByRole("button", { name: "New template" }).click();
+  await expect(page).toHaveURL(/\/templates\/[0-9a-f-]{36}$/);
+  await expect(page.getByRole("heading", { level: 1, name: NAME })).toBeVisible();
+
+  const canvas = page.getByTestId("builder-canvas");
+  const box = (await canvas.boundingBox())!;
+  const issues = page.getByTestId("builder-issues");
+  await expect(issues).toContainText("the funnel has no steps");
+
+  // A stage, dragged to the top left.
+  await page.getByTestId("palette-stage").click();
+  const stage = page.locator('[data-testid="builder-node"][data-key="N1"]');
+  await expect(stage).toHaveAttribute("data-kind", "stage");
+  await dragTo(page, stage, { x: box.x + 200, y: box.y + 70 });
+  const stageAt = await position(stage);
+
+  // An SMS, dragged below it.
+  await page.getByTestId("palette-sms_send").click();
+  const sms = page.locator('[data-testid="builder-node"][data-key="N2"]');
+  await expect(sms).toBeVisible();
+  await dragTo(page, sms, { x: box.x + 200, y: box.y + 260 });
+  const smsAt = await position(sms);
+  expect(smsAt.y - stageAt.y).toBeGreaterThan(150);
+  // Two unconnected steps: two entries.
+  await expect(issues).toContainText("N2: a second entry node");
+
+  // Connect: from the stage's bottom port onto the SMS.
+  await dragTo(page, stage.getByTestId("builder-port"), await center(sms));
+  await expect(page.locator('[data-testid="builder-edge"][data-from="N1"][data-to="N2"]')).toHaveCount(1);
+  await expect(issues).not.toContainText("second entry node");
+
+  // Both still need their config; fixing each one clears its mark.
+  await expect(stage).toHaveAttribute("data-invalid", "true");
+  await expect(sms).toHaveAttribute("data-invalid", "true");
+  await expect(issues).toContainText("N1: a stage needs a stage key");
+  await stage.click();
+  const panel = page.getByTestId("builder-panel");
+  await panel.getByLabel("Stage key").fill("invited");
+  await expect(stage).toHaveAttribute("data-invalid", "false");
+  await expect(issues).not.toContainText("stage key");
+
+  await sms.click();
+  await expect(panel.getByTestId("node-form")).toHaveAttribute("data-key", "N2");
+  await panel.getByLabel("Name").fill("First text");
+  await expect(issues).toContainText("N2: a send needs content");
+  await panel.getByLabel("Message").fill("Hi {{contact.first_name}}, join us Saturday?");
+  await expect(sms).toHaveAttribute("data-invalid", "false");
+  await expect(sms).toContainText("First text");
+  await expect(page.getByTestId("builder-valid")).toBeVisible();
+
+  // Undo takes the message back out (the issue returns), redo restores it.
+  await canvas.focus();
+  await page.keyboard.press("Control+z");
+  await expect(sms).toHaveAttribute("data-invalid", "true");
+  await page.keyboard.press("Control+Shift+z");
+  await expect(sms).toHaveAttribute("data-invalid", "false");
+
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(page.getByTestId("toast").filter({ hasText: "Saved" })).toBeVisible();
+  await page.getByRole("button", { name: "Publish" }).click();
+  await expect(page.getByTestId("toast").filter({ hasText: "Published version 1" })).toBeVisible();
+  await expect(page.getByTestId("template-status")).toHaveText("published");
+  await expect(page.getByTestId("template-versions")).toContainText("Version 1");
+
+  // Positions were saved with the draft.
+  await page.reload();
+  await hydrated(page);
+  await expect(stage).toBeVisible();
+  const stageAfter = await position(stage);
+  const smsAfter = await position(sms);
+  expect(Math.abs(stageAfter.x - stageAt.x)).toBeLessThanOrEqual(1);
+  expect(Math.abs(stageAfter.y - stageAt.y)).toBeLessThanOrEqual(1);
+  expect(Math.abs(smsAfter.x - smsAt.x)).toBeLessThanOrEqual(1);
+  expect(Math.abs(smsAfter.y - smsAt.y)).toBeLessThanOrEqual(1);
+  await expect(page.getByTestId("template-versions")).toContainText("Version 1");
+
+  // A new issue: a second, unconnected step. Publishing is refused with the issue named;
+  // deleting it with the keyboard makes the funnel valid again.
+  await page.getByTestId("palette-wait").click();
+  const wait = page.locator('[data-testid="builder-node"][data-key="N3"]');
+  await expect(wait).toBeVisible();
+  await page.getByRole("button", { name: "Publish" }).click();
+  await expect(page.getByTestId("publish-error")).toContainText("N3: a second entry node");
+  await wait.click();
+  await page.keyboard.press("Delete");
+  await expect(wait).toHaveCount(0);
+  await expect(page.getByTestId("builder-valid")).toBeVisible();
+});
+
+test("a BDR sees a template's funnel read-only", async ({ page }) => {
+  await signIn(page, BDR);
+  await page.goto("/templates");
+  await hydrated(page);
+  await expect(page.getByTestId("new-template")).toHaveCount(0);
+  await page.getByRole("link", { name: NAME }).click();
+  await expect(page.getByTestId("builder")).toHaveAttribute("data-read-only", "true");
+  await expect(page.getByTestId("builder-palette")).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Save", exact: true })).toHaveCount(0);
+  await page.locator('[data-testid="builder-node"][data-key="N2"]').click();
+  await expect(page.getByTestId("builder-panel").getByLabel("Message")).toBeDisabled();
+});
