@@ -135,6 +135,100 @@ test("an admin builds a funnel by dragging and connecting, fixes it, saves and p
   await expect(page.getByTestId("builder-valid")).toBeVisible();
 });
 
+test("branch ports, auto-layout, zoom, pan and the keyboard; a JSON export imports as a new template", async ({ page }) => {
+  await signIn(page, ADMIN);
+  await page.goto("/templates");
+  await hydrated(page);
+  await page.getByTestId("new-template").getByLabel("Template name").fill("Replied or not");
+  await page.getByRole("button", { name: "New template" }).click();
+  await expect(page).toHaveURL(/\/templates\/[0-9a-f-]{36}$/);
+  const canvas = page.getByTestId("builder-canvas");
+  const box = (await canvas.boundingBox())!;
+  const node = (key: string) => page.locator(`[data-testid="builder-node"][data-key="${key}"]`);
+
+  await page.getByTestId("palette-branch").click();
+  await dragTo(page, node("N1"), { x: box.x + 300, y: box.y + 60 });
+  await page.getByTestId("palette-sms_send").click();
+  await dragTo(page, node("N2"), { x: box.x + 120, y: box.y + 300 });
+  await page.getByTestId("palette-voicemail_drop").click();
+  await dragTo(page, node("N3"), { x: box.x + 480, y: box.y + 300 });
+
+  // A branch has a yes and a no port; each connects to its own step.
+  await expect(page.getByTestId("builder-issues")).toContainText("N1: a branch needs exactly one 'yes' and one 'no' edge");
+  await dragTo(page, node("N1").locator('[data-testid="builder-port"][data-outcome="yes"]'), await center(node("N3")));
+  await dragTo(page, node("N1").locator('[data-testid="builder-port"][data-outcome="no"]'), await center(node("N2")));
+  await expect(page.locator('[data-testid="builder-edge"][data-from="N1"][data-to="N3"][data-outcome="yes"]')).toHaveCount(1);
+  await expect(page.locator('[data-testid="builder-edge"][data-from="N1"][data-to="N2"][data-outcome="no"]')).toHaveCount(1);
+  await expect(page.getByTestId("builder-issues")).not.toContainText("a branch needs");
+
+  // The branch's rule form: a field rule needs a field.
+  await node("N1").click();
+  const panel = page.getByTestId("builder-panel");
+  await panel.getByLabel("Rule").selectOption("field_equals");
+  await expect(node("N1")).toHaveAttribute("data-invalid", "true");
+  await panel.getByLabel("Field", { exact: true }).fill("budget");
+  await panel.getByLabel("Value", { exact: true }).fill("600k");
+  await expect(node("N1")).toHaveAttribute("data-invalid", "false");
+  await node("N2").click();
+  await panel.getByLabel("Message").fill("Thanks for your interest!");
+  await node("N3").click();
+  await panel.getByLabel("Voicemail script").fill("Hi, it's Ana from the team.");
+  await expect(page.getByTestId("builder-valid")).toBeVisible();
+
+  // Auto-layout: the branch on top, yes to the left of no, one layer down.
+  await page.getByRole("button", { name: "Auto-layout" }).click();
+  const [b, yes, no] = [await position(node("N1")), await position(node("N3")), await position(node("N2"))];
+  expect(yes.y).toBeGreaterThan(b.y);
+  expect(no.y).toBe(yes.y);
+  expect(yes.x).toBeLessThan(no.x);
+
+  // Arrow keys move the selected step; undo puts it back.
+  await node("N2").click();
+  await page.keyboard.press("ArrowRight");
+  await page.keyboard.press("ArrowRight");
+  expect((await position(node("N2"))).x).toBe(no.x + 20);
+  await page.getByRole("button", { name: "Undo" }).click();
+  expect((await position(node("N2"))).x).toBe(no.x + 10);
+
+  // Zoom buttons and the wheel change the scale; dragging the background pans.
+  const zoom = page.getByTestId("builder-zoom");
+  const before = await zoom.textContent();
+  await page.getByRole("button", { name: "Zoom in" }).click();
+  await expect(zoom).not.toHaveText(before!);
+  const zoomed = await zoom.textContent();
+  await page.mouse.move(box.x + 20, box.y + 300);
+  await page.mouse.wheel(0, -300);
+  await expect(zoom).not.toHaveText(zoomed!);
+  const screenBefore = await center(node("N1"));
+  await page.mouse.move(box.x + 20, box.y + 300);
+  await page.mouse.down();
+  await page.mouse.move(box.x + 120, box.y + 260, { steps: 5 });
+  await page.mouse.up();
+  const screenAfter = await center(node("N1"));
+  expect(Math.round(screenAfter.x - screenBefore.x)).toBe(100);
+  expect(Math.round(screenAfter.y - screenBefore.y)).toBe(-40);
+
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(page.getByTestId("toast").filter({ hasText: "Saved" })).toBeVisible();
+
+  // The JSON export link serves the saved graph; pasted into the import form it makes a
+  // new template with the same steps.
+  const href = (await page.getByRole("link", { name: "Export JSON" }).getAttribute("href"))!;
+  const exported = await (await page.request.get(href)).text();
+  expect(JSON.parse(exported).nodes).toHaveLength(3);
+  expect((await page.request.get(href.replace("json", "csv"))).ok()).toBeTruthy();
+  await page.goto("/templates");
+  await hydrated(page);
+  const importForm = page.getByTestId("import-template");
+  await importForm.getByLabel("Name for the import").fill("Replied or not (copy)");
+  await importForm.getByLabel("Format").selectOption("json");
+  await importForm.getByLabel("Exported text").fill(exported);
+  await importForm.getByRole("button", { name: "Import" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Replied or not (copy)" })).toBeVisible();
+  await expect(page.getByTestId("builder-node")).toHaveCount(3);
+  await expect(page.getByTestId("builder-valid")).toBeVisible();
+});
+
 test("a BDR sees a template's funnel read-only", async ({ page }) => {
   await signIn(page, BDR);
   await page.goto("/templates");

@@ -112,6 +112,16 @@ pub fn Canvas(state: BuilderState) -> impl IntoView {
             "z" | "Z" if ctrl => state.undo(),
             "y" if ctrl => state.redo(),
             "Escape" => state.selected.set(None),
+            "ArrowUp" | "ArrowDown" | "ArrowLeft" | "ArrowRight" => {
+                let step = if ev.shift_key() { 1.0 } else { 10.0 };
+                let (dx, dy) = match key.as_str() {
+                    "ArrowUp" => (0.0, -step),
+                    "ArrowDown" => (0.0, step),
+                    "ArrowLeft" => (-step, 0.0),
+                    _ => (step, 0.0),
+                };
+                state.nudge(dx, dy);
+            }
             _ => return,
         }
         ev.prevent_default();
@@ -128,7 +138,7 @@ pub fn Canvas(state: BuilderState) -> impl IntoView {
             style="background-image: radial-gradient(#cbd5e1 1px, transparent 1px); background-size: 20px 20px;"
             tabindex="0"
             role="application"
-            aria-label="Funnel canvas: drag to pan, wheel to zoom, Delete removes the selection, Ctrl+Z undoes"
+            aria-label="Funnel canvas: drag to pan, wheel to zoom; arrow keys move the selected step, Delete removes the selection, Ctrl+Z undoes"
             data-testid="builder-canvas"
             on:pointerdown=on_down
             on:pointermove=on_move
@@ -196,16 +206,12 @@ fn EdgeView(state: BuilderState, drag: StoredValue<Option<Drag>>, edge: EdgeDraf
         state.selected.set(Some(me.clone()));
         drag.set_value(Some(Drag::Hold));
     };
-    let label = move || ends.get().zip(outcome).map(|((a, _), o)| view! {
-        <text x=a.0 + 6.0 y=a.1 + 16.0 font-size="11" fill="#475569" pointer-events="none">{o}</text>
-    });
     view! {
         <g data-testid="builder-edge" data-from=edge.from.clone() data-to=edge.to.clone() data-outcome=outcome.unwrap_or("")
             on:pointerdown=press>
             <path d=d.clone() fill="none" stroke="transparent" stroke-width="14" style="cursor: pointer"/>
             <path d=d fill="none" stroke-width="2" marker-end="url(#builder-arrow)" pointer-events="none"
                 stroke=move || if selected() { "#4f46e5" } else { "#94a3b8" }/>
-            {label}
         </g>
     }
 }

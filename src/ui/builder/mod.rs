@@ -267,6 +267,22 @@ impl BuilderState {
         self.commit();
     }
 
+    /// Moves the selected node by a few pixels (the arrow keys).
+    pub fn nudge(&self, dx: f64, dy: f64) {
+        if self.read_only {
+            return;
+        }
+        if let Some(Selection::Node(key)) = self.selected.get_untracked()
+            && let Some(n) = self.node(&key)
+        {
+            n.pos.update(|(x, y)| {
+                *x += dx;
+                *y += dy;
+            });
+            self.commit();
+        }
+    }
+
     pub fn connect(&self, from: &str, outcome: Option<&str>, to: &str) {
         if self.read_only {
             return;

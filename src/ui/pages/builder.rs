@@ -5,10 +5,10 @@ use leptos::prelude::*;
 pub fn BuilderPage() -> impl IntoView {
     view! {
         <PageHeader title="Campaign builder" subtitle="Design the steps a contact goes through"/>
-        <EmptyState title="The visual funnel builder is not available yet">
-            "Funnels of texts, emails, voicemail drops and waits will be drawn here. Until then, "
+        <EmptyState title="Funnels are drawn in their templates">
+            "Open a funnel template from "
             <a class="text-indigo-600 hover:underline" href="/templates">"the templates list"</a>
-            " shows the funnels that exist."
+            " to see its steps in the visual builder; admins edit and publish them there. A campaign's own graph will open here once campaigns are created from templates."
         </EmptyState>
     }
 }
