@@ -192,7 +192,7 @@ fn EdgeView(state: BuilderState, drag: StoredValue<Option<Drag>>, edge: EdgeDraf
             Some((logic::port_point(&a.kind, outcome, a.pos.get()), logic::in_point(b.pos.get())))
         })
     });
-    let d = move || ends.get().map(|(a, b)| logic::edge_path(a, b)).unwrap_or_default();
+    let d = Memo::new(move |_| ends.get().map(|(a, b)| logic::edge_path(a, b)).unwrap_or_default());
     let me = Selection::Edge(edge.clone());
     let selected = {
         let me = me.clone();
@@ -209,7 +209,7 @@ fn EdgeView(state: BuilderState, drag: StoredValue<Option<Drag>>, edge: EdgeDraf
     view! {
         <g data-testid="builder-edge" data-from=edge.from.clone() data-to=edge.to.clone() data-outcome=outcome.unwrap_or("")
             on:pointerdown=press>
-            <path d=d.clone() fill="none" stroke="transparent" stroke-width="14" style="cursor: pointer"/>
+            <path d=d fill="none" stroke="transparent" stroke-width="14" style="cursor: pointer"/>
             <path d=d fill="none" stroke-width="2" marker-end="url(#builder-arrow)" pointer-events="none"
                 stroke=move || if selected() { "#4f46e5" } else { "#94a3b8" }/>
         </g>
