@@ -41,6 +41,12 @@ async function position(node: Locator) {
 const NAME = "Open house invite";
 
 test("an admin builds a funnel by dragging and connecting, fixes it, saves and publishes it", async ({ page }) => {
+  // Hydration mismatches and panics in the WebAssembly show up as console errors.
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(String(e)));
   await signIn(page, ADMIN);
   await page.goto("/templates");
   await hydrated(page);
@@ -133,6 +139,7 @@ test("an admin builds a funnel by dragging and connecting, fixes it, saves and p
   await page.keyboard.press("Delete");
   await expect(wait).toHaveCount(0);
   await expect(page.getByTestId("builder-valid")).toBeVisible();
+  expect(errors).toEqual([]);
 });
 
 test("branch ports, auto-layout, zoom, pan and the keyboard; a JSON export imports as a new template", async ({ page }) => {

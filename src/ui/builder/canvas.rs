@@ -6,6 +6,9 @@ use crate::domain::funnel::{EdgeDraft, NodeKind};
 use leptos::ev::{KeyboardEvent, MouseEvent, PointerEvent, WheelEvent};
 use leptos::prelude::*;
 
+/// The line drawn while connecting: from the port to the pointer, in canvas units.
+type Wire = Option<((f64, f64), (f64, f64))>;
+
 /// What the pointer is doing between down and up.
 #[derive(Clone)]
 enum Drag {
@@ -44,7 +47,7 @@ fn grab(state: &BuilderState, ev: &PointerEvent) {
 #[component]
 pub fn Canvas(state: BuilderState) -> impl IntoView {
     let drag = StoredValue::new(None::<Drag>);
-    let wire = RwSignal::new(None::<((f64, f64), (f64, f64))>);
+    let wire = RwSignal::new(Wire::None);
 
     // Fit the graph into view once the canvas is in the page.
     Effect::new(move |_| {
@@ -232,7 +235,7 @@ fn kind_color(kind: &str) -> &'static str {
 fn NodeView(
     state: BuilderState,
     drag: StoredValue<Option<Drag>>,
-    wire: RwSignal<Option<((f64, f64), (f64, f64))>>,
+    wire: RwSignal<Wire>,
     node: NodeState,
 ) -> impl IntoView {
     let NodeState { key, kind, name, pos, .. } = node;
