@@ -197,6 +197,10 @@ test("branch ports, auto-layout, zoom, pan and the keyboard; a JSON export impor
   await page.getByRole("button", { name: "Undo" }).click();
   expect((await position(node("N2"))).x).toBe(no.x + 10);
 
+  // Tab reaches the steps: focusing one selects it.
+  await node("N3").focus();
+  await expect(panel.getByTestId("node-form")).toHaveAttribute("data-key", "N3");
+
   // Zoom buttons and the wheel change the scale; dragging the background pans.
   const zoom = page.getByTestId("builder-zoom");
   const before = await zoom.textContent();

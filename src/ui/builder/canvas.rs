@@ -240,11 +240,11 @@ fn NodeView(
 ) -> impl IntoView {
     let NodeState { key, kind, name, pos, .. } = node;
     let label = NodeKind::parse(&kind).map(|k| k.label().to_string()).unwrap_or_else(|| format!("Unknown: {kind}"));
-    let selected = {
+    let is_selected = {
         let key = key.clone();
         Memo::new(move |_| state.selected.with(|s| matches!(s, Some(Selection::Node(k)) if *k == key)))
     };
-    let selected = move || selected.get();
+    let selected = move || is_selected.get();
     let problems = {
         let key = key.clone();
         Memo::new(move |_| state.node_issues.with(|m| m.get(&key).map(|v| v.join("; "))))
@@ -297,6 +297,19 @@ fn NodeView(
     };
     view! {
         <g transform=transform data-testid="builder-node" data-key=key.clone() data-kind=kind.clone()
+            tabindex="0" role="button" aria-label={
+                let label = label.clone();
+                move || format!("{label}: {}", name.get())
+            }
+            on:focus={
+                // Tab walks the steps: focusing one selects it, for the panel, arrows and Delete.
+                let key = key.clone();
+                move |_| {
+                    if !is_selected.get_untracked() {
+                        state.selected.set(Some(Selection::Node(key.clone())));
+                    }
+                }
+            }
             data-invalid=move || problems.with(|p| p.is_some()).to_string()
             on:pointerdown=press style=if state.read_only { "cursor: default" } else { "cursor: grab" }>
             <title>{
@@ -307,7 +320,7 @@ fn NodeView(
                 stroke=move || if selected() { "#4f46e5" } else if problems.with(|p| p.is_some()) { "#dc2626" } else { "#cbd5e1" }
                 stroke-width=move || if selected() || problems.with(|p| p.is_some()) { "2.5" } else { "1.5" }/>
             <rect width="6" height=NODE_H rx="3" fill=kind_color(&kind)/>
-            <text x="14" y="20" font-size="11" fill="#64748b">{label}</text>
+            <text x="14" y="20" font-size="11" fill="#64748b">{label.clone()}</text>
             <text x="14" y="40" font-size="13" font-weight="600" fill="#0f172a">{move || clip(&name.get())}</text>
             {move || problems.with(|p| p.is_some()).then(|| view! {
                 <g data-testid="builder-node-issue">
