@@ -55,6 +55,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("campaigns/:id") view=pages::campaigns::CampaignPage/>
                     <Route path=path!("builder") view=pages::builder::BuilderPage/>
                     <Route path=path!("templates") view=pages::templates::TemplatesPage/>
+                    <Route path=path!("content") view=pages::content::ContentPage/>
                     <Route path=path!("inbox") view=pages::inbox::InboxPage/>
                     <Route path=path!("leads") view=pages::leads::LeadsPage/>
                     <Route path=path!("leads/imports/:id") view=pages::leads::ImportPage/>

@@ -8,6 +8,7 @@ pub fn TemplatesPage() -> impl IntoView {
     let templates = Resource::new(|| (), |_| list_templates());
     view! {
         <PageHeader title="Templates" subtitle="Funnels that campaigns are created from"/>
+        <p class="-mt-4 mb-4 text-sm"><a class="text-indigo-600 hover:underline" href="/content">"Message content (texts, emails, voicemail scripts) →"</a></p>
         <Loaded resource=templates render={|list: Vec<TemplateSummary>| {
             if list.is_empty() {
                 return view! {

@@ -1,0 +1,92 @@
+use crate::domain::AppError;
+use crate::domain::campaign::{CampaignAction, CampaignDetail, CampaignFilter, CampaignSummary, NewCampaignInput};
+use crate::domain::content::{ContentInput, ContentView, Preview};
+use crate::domain::funnel::GraphDraft;
+use crate::server::auth::AuthUser;
+use crate::server::state::AppState;
+use crate::server::{campaigns, content as contents};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use uuid::Uuid;
+
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(filter): Query<CampaignFilter>,
+) -> Result<Json<Vec<CampaignSummary>>, AppError> {
+    Ok(Json(campaigns::list(&state.pool, &user, &filter).await?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(input): Json<NewCampaignInput>,
+) -> Result<(StatusCode, Json<CampaignDetail>), AppError> {
+    Ok((StatusCode::CREATED, Json(campaigns::create(&state, &user, &input).await?)))
+}
+
+pub async fn get(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> Result<Json<CampaignDetail>, AppError> {
+    Ok(Json(campaigns::detail(&state.pool, &user, id).await?))
+}
+
+#[derive(Deserialize)]
+pub struct Act {
+    action: CampaignAction,
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<Act>,
+) -> Result<Json<CampaignDetail>, AppError> {
+    Ok(Json(campaigns::act(&state, &user, id, body.action).await?))
+}
+
+pub async fn save_graph(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(graph): Json<GraphDraft>,
+) -> Result<Json<CampaignDetail>, AppError> {
+    Ok(Json(campaigns::save_graph(&state, &user, id, &graph).await?))
+}
+
+pub async fn content(State(state): State<AppState>, _user: AuthUser) -> Result<Json<Vec<ContentView>>, AppError> {
+    Ok(Json(contents::list(&state.pool).await?))
+}
+
+pub async fn create_content(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(input): Json<ContentInput>,
+) -> Result<(StatusCode, Json<ContentView>), AppError> {
+    Ok((StatusCode::CREATED, Json(contents::create(&state, &user, &input).await?)))
+}
+
+pub async fn update_content(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(input): Json<ContentInput>,
+) -> Result<Json<ContentView>, AppError> {
+    Ok(Json(contents::update(&state, &user, id, &input).await?))
+}
+
+#[derive(Deserialize)]
+pub struct PreviewRequest {
+    #[serde(flatten)]
+    input: ContentInput,
+    campaign_id: Option<Uuid>,
+    contact_id: Option<Uuid>,
+}
+
+pub async fn preview(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(body): Json<PreviewRequest>,
+) -> Result<Json<Preview>, AppError> {
+    Ok(Json(contents::preview(&state.pool, &user, &body.input, body.campaign_id, body.contact_id).await?))
+}
