@@ -172,6 +172,7 @@ async fn every_rest_route_enforces_the_access_table(pool: PgPool) {
         // The campaign is active: the owner and the admin get past access to the state check.
         ("POST", format!("/api/campaigns/{}/actions", w.campaign), Some(json!({"action": "activate"})), [401, 409, 404, 409]),
         ("PUT", format!("/api/campaigns/{}/graph", w.campaign), Some(json!({"nodes": [], "edges": []})), [401, 422, 404, 422]),
+        ("POST", format!("/api/campaigns/{}/enrollments/move", w.campaign), Some(json!({"enrollments": [], "to_node": "N9"})), [401, 422, 404, 422]),
         ("GET", "/api/content".into(), None, SIGNED_IN),
         ("POST", "/api/content".into(), Some(json!({"name": "New", "channel": "sms", "body": "Hello"})), [401, 403, 403, 201]),
         ("PUT", format!("/api/content/{}", w.content), Some(json!({"name": "Edited", "channel": "sms", "body": "Hello"})), ADMIN_ONLY),
@@ -260,6 +261,7 @@ async fn every_server_function_enforces_the_access_table(pool: PgPool) {
         ("create_campaign", json!({"input": new_campaign(w.version)}).to_string(), SIGNED_IN),
         ("change_campaign_status", format!("id={}&action=activate", w.campaign), [401, 409, 404, 409]),
         ("save_campaign_graph", json!({"id": w.campaign, "graph": {"nodes": [], "edges": []}}).to_string(), [401, 422, 404, 422]),
+        ("move_enrollments", json!({"id": w.campaign, "enrollments": [], "to_node": "N9"}).to_string(), [401, 422, 404, 422]),
         ("list_content", String::new(), SIGNED_IN),
         ("save_content", json!({"id": null, "input": {"name": "Fn", "channel": "sms", "body": "Hello"}}).to_string(), ADMIN_ONLY),
         ("preview_content", json!({"input": {"name": "P", "channel": "sms", "body": "Hi"}, "campaign_id": w.campaign, "contact_id": null}).to_string(), OWNER),

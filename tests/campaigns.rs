@@ -108,6 +108,21 @@ async fn a_bdr_starts_activates_and_revises_a_campaign(pool: PgPool) {
     assert_eq!(c["stranded"][0]["contact_name"], "Pat Doe");
     assert_eq!(c["stranded"][0]["engine_state"], "paused");
 
+    // The BDR moves them to a step that exists; they are active again.
+    let stranded = c["stranded"][0]["id"].clone();
+    let moved = app
+        .call("POST", &format!("/api/campaigns/{id}/enrollments/move"), Some(&ana.token), Some(json!({"enrollments": [stranded], "to_node": "N2"})))
+        .await;
+    let (status, c) = json(moved).await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    assert!(c["stranded"].as_array().unwrap().is_empty());
+    let state: (String, String) = sqlx::query_as("SELECT engine_state, current_node FROM enrollments WHERE contact_id = $1")
+        .bind(contact)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, ("active".to_string(), "N2".to_string()));
+
     // A running campaign takes only a funnel that can run.
     graph["nodes"][1]["config"] = json!({"body": ""});
     let (status, err) = json(app.call("PUT", &format!("/api/campaigns/{id}/graph"), Some(&ana.token), Some(graph)).await).await;

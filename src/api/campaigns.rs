@@ -51,3 +51,12 @@ pub async fn save_campaign_graph(id: Uuid, graph: GraphDraft) -> Result<Campaign
     })
     .await
 }
+
+/// Moves paused contacts to a step of the current funnel.
+#[server(prefix = "/api/fn", endpoint = "move_enrollments", input = Json)]
+pub async fn move_enrollments(id: Uuid, enrollments: Vec<Uuid>, to_node: String) -> Result<CampaignDetail, AppError> {
+    super::ctx::signed_in(|state, user| async move {
+        crate::server::campaigns::move_enrollments(&state, &user, id, &enrollments, &to_node).await
+    })
+    .await
+}

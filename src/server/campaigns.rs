@@ -387,3 +387,36 @@ pub async fn save_graph(state: &AppState, user: &AuthUser, id: Uuid, graph: &Gra
     tx.commit().await?;
     detail(&state.pool, user, id).await
 }
+
+/// Puts paused contacts (e.g. stranded by a funnel change) on a node of the campaign's
+/// current funnel and lets the engine carry on with them from there.
+pub async fn move_enrollments(
+    state: &AppState,
+    user: &AuthUser,
+    id: Uuid,
+    enrollments: &[Uuid],
+    to_node: &str,
+) -> Result<CampaignDetail, AppError> {
+    get(&state.pool, user, id).await?;
+    let mut tx = state.pool.begin().await?;
+    let graph = templates::load_graph(&mut tx, GraphOwner::Campaign(id)).await?;
+    if !graph.nodes.iter().any(|n| n.key == to_node) {
+        return Err(AppError::unprocessable(format!("The funnel has no step {to_node}")));
+    }
+    let moved = sqlx::query!(
+        "UPDATE enrollments SET current_node = $3, engine_state = 'active', next_run_at = now(), updated_at = now()
+         WHERE campaign_id = $1 AND id = ANY($2) AND engine_state = 'paused'",
+        id,
+        enrollments,
+        to_node
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if moved != enrollments.len() as u64 {
+        return Err(AppError::unprocessable("Only paused contacts of this campaign can be moved"));
+    }
+    audit::record(&mut *tx, Some(user.id), "campaign.enrollments_moved", "campaign", Some(id), None, Some(serde_json::json!({ "to": to_node, "count": moved }))).await?;
+    tx.commit().await?;
+    detail(&state.pool, user, id).await
+}

@@ -54,6 +54,21 @@ pub async fn save_graph(
     Ok(Json(campaigns::save_graph(&state, &user, id, &graph).await?))
 }
 
+#[derive(Deserialize)]
+pub struct Move {
+    enrollments: Vec<Uuid>,
+    to_node: String,
+}
+
+pub async fn move_enrollments(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<Move>,
+) -> Result<Json<CampaignDetail>, AppError> {
+    Ok(Json(campaigns::move_enrollments(&state, &user, id, &body.enrollments, &body.to_node).await?))
+}
+
 pub async fn content(State(state): State<AppState>, _user: AuthUser) -> Result<Json<Vec<ContentView>>, AppError> {
     Ok(Json(contents::list(&state.pool).await?))
 }

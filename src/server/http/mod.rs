@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/campaigns/{id}", get(campaigns::get))
         .route("/api/campaigns/{id}/actions", post(campaigns::act))
         .route("/api/campaigns/{id}/graph", put(campaigns::save_graph))
+        .route("/api/campaigns/{id}/enrollments/move", post(campaigns::move_enrollments))
         .route("/api/content", get(campaigns::content).post(campaigns::create_content))
         .route("/api/content/preview", post(campaigns::preview))
         .route("/api/content/{id}", put(campaigns::update_content))

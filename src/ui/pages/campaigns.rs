@@ -1,6 +1,6 @@
 //! Campaigns: the list with filters, starting one from a published template, and a
 //! campaign's own page with its funnel, contacts and status.
-use crate::api::campaigns::{change_campaign_status, create_campaign, get_campaign, list_campaigns, published_templates};
+use crate::api::campaigns::{change_campaign_status, create_campaign, get_campaign, list_campaigns, move_enrollments, published_templates};
 use crate::domain::campaign::{
     CampaignAction, CampaignDetail, CampaignStatus, CampaignSummary, EnrollmentView, EventType, NewCampaignInput,
 };
@@ -206,11 +206,33 @@ fn CampaignView(c: CampaignDetail, reload: RwSignal<u32>) -> impl IntoView {
                 </li>
             }).collect_view()}
         </ol>
-        {(!c.stranded.is_empty()).then(|| view! {
-            <div class="mt-6 rounded-lg border border-red-200 bg-red-50 p-4 text-sm" data-testid="stranded">
-                <p class="font-medium">{format!("{} contacts were on steps the last funnel change removed; they are paused until moved:", c.stranded.len())}</p>
-                <ul class="mt-1 list-disc pl-5">{c.stranded.iter().map(|e| view! { <li>{e.contact_name.clone()}" (was on "{e.current_node.clone()}")"</li> }).collect_view()}</ul>
-            </div>
+        {(!c.stranded.is_empty()).then(|| {
+            let ids: Vec<Uuid> = c.stranded.iter().map(|e| e.id).collect();
+            let target = RwSignal::new(c.graph.nodes.first().map(|n| n.key.clone()).unwrap_or_default());
+            let move_them = move |_| {
+                let (ids, to) = (ids.clone(), target.get_untracked());
+                leptos::task::spawn_local(async move {
+                    match move_enrollments(id, ids, to).await {
+                        Ok(_) => {
+                            toasts.success("Contacts moved; they carry on from there");
+                            reload.update(|n| *n += 1);
+                        }
+                        Err(e) => toasts.error(e.error),
+                    }
+                });
+            };
+            view! {
+                <div class="mt-6 rounded-lg border border-red-200 bg-red-50 p-4 text-sm" data-testid="stranded">
+                    <p class="font-medium">{format!("{} contacts were on steps the last funnel change removed; they are paused until moved:", c.stranded.len())}</p>
+                    <ul class="mt-1 list-disc pl-5">{c.stranded.iter().map(|e| view! { <li>{e.contact_name.clone()}" (was on "{e.current_node.clone()}")"</li> }).collect_view()}</ul>
+                    <div class="mt-3 flex items-center gap-2">
+                        <select class="rounded-md border border-slate-300 px-2 py-1" aria-label="Move to step" on:change=move |ev| target.set(event_target_value(&ev))>
+                            {c.graph.nodes.iter().map(|n| view! { <option value=n.key.clone()>{format!("{} {}", n.key, n.name)}</option> }).collect_view()}
+                        </select>
+                        <button type="button" class=BUTTON_QUIET on:click=move_them>"Move them there"</button>
+                    </div>
+                </div>
+            }
         })}
         <h2 class="mt-6 text-lg font-semibold">"Contacts"</h2>
         <div class="mt-2">
