@@ -2,19 +2,18 @@
 //! BDR who owns the records, as another BDR, and as an admin.
 mod common;
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use common::{Actor, TestApp, spawn_app};
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::collections::BTreeSet;
-use turnout::domain::campaign::{CampaignStatus, Channel, Direction, EnrollmentStatus, EventType};
+use turnout::domain::campaign::{Channel, Direction, EnrollmentStatus};
+use turnout::domain::template::TemplateStatus;
 use turnout::domain::{E164Phone, EmailAddress, Role};
-use turnout::server::campaigns::{self, NewCampaign};
+use turnout::server::campaigns;
 use turnout::server::contacts::{self, NewContact};
 use turnout::server::conversations::{self, LoggedMessage};
 use turnout::server::templates;
-use turnout::domain::template::TemplateStatus;
 use uuid::Uuid;
 
 struct World {
@@ -33,20 +32,7 @@ struct World {
 
 async fn world(app: &TestApp, owner: &Actor) -> World {
     let pool = &app.pool;
-    let campaign = campaigns::insert(pool, &NewCampaign {
-        name: "Owner's seminar",
-        status: CampaignStatus::Active,
-        event_type: EventType::InPerson,
-        event_start: Utc::now() + Duration::days(10),
-        event_time_zone: "America/Chicago",
-        venue: Some("Hall A"),
-        join_link: None,
-        owner_id: owner.id,
-        sender_id: owner.id,
-        template_version_id: None,
-    })
-    .await
-    .unwrap();
+    let campaign = app.campaign(owner).await;
     let phone = E164Phone::parse("+12025550100", "US").unwrap();
     let email = EmailAddress::parse("pat@example.com").unwrap();
     let contact = contacts::insert(pool, &NewContact {

@@ -165,16 +165,11 @@ pub async fn replace_graph(db: &mut PgConnection, owner: GraphOwner, g: &GraphDr
 async fn delete_graph(db: &mut PgConnection, owner: GraphOwner) -> Result<(), AppError> {
     let (template_id, version_id, campaign_id) = owner.columns();
     sqlx::query!(
-        "DELETE FROM nodes WHERE template_id IS NOT DISTINCT FROM $1 AND template_version_id IS NOT DISTINCT FROM $2
-           AND campaign_id IS NOT DISTINCT FROM $3",
-        template_id,
-        version_id,
-        campaign_id
-    )
-    .execute(&mut *db)
-    .await?;
-    sqlx::query!(
-        "DELETE FROM edges WHERE template_id IS NOT DISTINCT FROM $1 AND template_version_id IS NOT DISTINCT FROM $2
+        "WITH gone AS (
+           DELETE FROM nodes WHERE template_id IS NOT DISTINCT FROM $1 AND template_version_id IS NOT DISTINCT FROM $2
+             AND campaign_id IS NOT DISTINCT FROM $3
+         )
+         DELETE FROM edges WHERE template_id IS NOT DISTINCT FROM $1 AND template_version_id IS NOT DISTINCT FROM $2
            AND campaign_id IS NOT DISTINCT FROM $3",
         template_id,
         version_id,
