@@ -1,10 +1,9 @@
 use crate::domain::AppError;
 use crate::domain::campaign::{CampaignAction, CampaignDetail, CampaignFilter, CampaignSummary, NewCampaignInput};
-use crate::domain::content::{ContentInput, ContentView, Preview};
 use crate::domain::funnel::GraphDraft;
 use crate::server::auth::AuthUser;
 use crate::server::state::AppState;
-use crate::server::{campaigns, content as contents};
+use crate::server::campaigns;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -67,41 +66,4 @@ pub async fn move_enrollments(
     Json(body): Json<Move>,
 ) -> Result<Json<CampaignDetail>, AppError> {
     Ok(Json(campaigns::move_enrollments(&state, &user, id, &body.enrollments, &body.to_node).await?))
-}
-
-pub async fn content(State(state): State<AppState>, _user: AuthUser) -> Result<Json<Vec<ContentView>>, AppError> {
-    Ok(Json(contents::list(&state.pool).await?))
-}
-
-pub async fn create_content(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Json(input): Json<ContentInput>,
-) -> Result<(StatusCode, Json<ContentView>), AppError> {
-    Ok((StatusCode::CREATED, Json(contents::create(&state, &user, &input).await?)))
-}
-
-pub async fn update_content(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Path(id): Path<Uuid>,
-    Json(input): Json<ContentInput>,
-) -> Result<Json<ContentView>, AppError> {
-    Ok(Json(contents::update(&state, &user, id, &input).await?))
-}
-
-#[derive(Deserialize)]
-pub struct PreviewRequest {
-    #[serde(flatten)]
-    input: ContentInput,
-    campaign_id: Option<Uuid>,
-    contact_id: Option<Uuid>,
-}
-
-pub async fn preview(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Json(body): Json<PreviewRequest>,
-) -> Result<Json<Preview>, AppError> {
-    Ok(Json(contents::preview(&state.pool, &user, &body.input, body.campaign_id, body.contact_id).await?))
 }

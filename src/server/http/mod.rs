@@ -2,6 +2,7 @@
 //! the server functions call too.
 mod account;
 mod campaigns;
+mod content;
 mod health;
 mod leads;
 mod records;
@@ -43,9 +44,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/campaigns/{id}/actions", post(campaigns::act))
         .route("/api/campaigns/{id}/graph", put(campaigns::save_graph))
         .route("/api/campaigns/{id}/enrollments/move", post(campaigns::move_enrollments))
-        .route("/api/content", get(campaigns::content).post(campaigns::create_content))
-        .route("/api/content/preview", post(campaigns::preview))
-        .route("/api/content/{id}", put(campaigns::update_content))
+        .route("/api/content", get(content::list).post(content::create))
+        .route("/api/content/preview", post(content::preview))
+        .route("/api/content/{id}", put(content::update))
         .route("/api/conversations", get(records::conversations))
         .route("/api/conversations/{id}", get(records::conversation))
         .route("/api/contacts", get(leads::list))
