@@ -2,24 +2,25 @@
 //! BDR who owns the records, as another BDR, and as an admin.
 mod common;
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use common::{Actor, TestApp, spawn_app};
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::collections::BTreeSet;
-use turnout::domain::campaign::{CampaignStatus, Channel, Direction, EnrollmentStatus, EventType};
+use turnout::domain::campaign::{Channel, Direction, EnrollmentStatus};
+use turnout::domain::template::TemplateStatus;
 use turnout::domain::{E164Phone, EmailAddress, Role};
-use turnout::server::campaigns::{self, NewCampaign};
+use turnout::server::campaigns;
 use turnout::server::contacts::{self, NewContact};
 use turnout::server::conversations::{self, LoggedMessage};
 use turnout::server::templates;
-use turnout::domain::template::TemplateStatus;
 use uuid::Uuid;
 
 struct World {
     campaign: Uuid,
     template: Uuid,
+    version: Uuid,
+    content: Uuid,
     campaign_conversation: Uuid,
     assigned_conversation: Uuid,
     /// The user that admin-only writes act on, so the actors' own tokens stay valid.
@@ -31,20 +32,7 @@ struct World {
 
 async fn world(app: &TestApp, owner: &Actor) -> World {
     let pool = &app.pool;
-    let campaign = campaigns::insert(pool, &NewCampaign {
-        name: "Owner's seminar",
-        status: CampaignStatus::Active,
-        event_type: EventType::InPerson,
-        event_start: Utc::now() + Duration::days(10),
-        event_time_zone: "America/Chicago",
-        venue: Some("Hall A"),
-        join_link: None,
-        owner_id: owner.id,
-        sender_id: owner.id,
-        template_version_id: None,
-    })
-    .await
-    .unwrap();
+    let campaign = app.campaign(owner).await;
     let phone = E164Phone::parse("+12025550100", "US").unwrap();
     let email = EmailAddress::parse("pat@example.com").unwrap();
     let contact = contacts::insert(pool, &NewContact {
@@ -98,7 +86,12 @@ async fn world(app: &TestApp, owner: &Actor) -> World {
     let (_, view) = common::json(res).await;
     let import = Uuid::parse_str(view["id"].as_str().unwrap()).unwrap();
     let template = templates::insert_template(pool, "Invitation", TemplateStatus::Draft, owner.id).await.unwrap();
-    World { campaign, template, campaign_conversation, assigned_conversation, target, contact, import }
+    let version = templates::insert_version(pool, template, 1, owner.id).await.unwrap();
+    let content: Uuid = sqlx::query_scalar("INSERT INTO content_templates (id, name, channel, body) VALUES (gen_random_uuid(), 'Hi', 'sms', 'Hi') RETURNING id")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    World { campaign, template, version, content, campaign_conversation, assigned_conversation, target, contact, import }
 }
 
 /// The app, the owner BDR, another BDR, the admin, and the owner's records.
@@ -117,6 +110,11 @@ type Expect = [u16; 4];
 const SIGNED_IN: Expect = [401, 200, 200, 200];
 const ADMIN_ONLY: Expect = [401, 403, 403, 200];
 const OWNER: Expect = [401, 200, 404, 200];
+
+fn new_campaign(version: Uuid) -> Value {
+    json!({"name": "Another", "template_version_id": version, "event_type": "In-Person",
+           "event_start": "2027-01-14T18:00", "event_time_zone": "America/Chicago", "venue": "Hall C"})
+}
 
 fn profile_update() -> Value {
     json!({
@@ -156,6 +154,15 @@ async fn every_rest_route_enforces_the_access_table(pool: PgPool) {
         ("GET", "/api/campaigns".into(), None, SIGNED_IN),
         ("GET", format!("/api/campaigns/{}", w.campaign), None, OWNER),
         ("GET", format!("/api/campaigns/{}", Uuid::now_v7()), None, [401, 404, 404, 404]),
+        ("POST", "/api/campaigns".into(), Some(new_campaign(w.version)), [401, 201, 201, 201]),
+        // The campaign is active: the owner and the admin get past access to the state check.
+        ("POST", format!("/api/campaigns/{}/actions", w.campaign), Some(json!({"action": "activate"})), [401, 409, 404, 409]),
+        ("PUT", format!("/api/campaigns/{}/graph", w.campaign), Some(json!({"nodes": [], "edges": []})), [401, 422, 404, 422]),
+        ("POST", format!("/api/campaigns/{}/enrollments/move", w.campaign), Some(json!({"enrollments": [], "to_node": "N9"})), [401, 422, 404, 422]),
+        ("GET", "/api/content".into(), None, SIGNED_IN),
+        ("POST", "/api/content".into(), Some(json!({"name": "New", "channel": "sms", "body": "Hello"})), [401, 403, 403, 201]),
+        ("PUT", format!("/api/content/{}", w.content), Some(json!({"name": "Edited", "channel": "sms", "body": "Hello"})), ADMIN_ONLY),
+        ("POST", "/api/content/preview".into(), Some(json!({"name": "P", "channel": "sms", "body": "Hi {{contact.first_name}}", "campaign_id": w.campaign})), OWNER),
         ("GET", "/api/conversations".into(), None, SIGNED_IN),
         ("GET", format!("/api/conversations/{}", w.campaign_conversation), None, OWNER),
         ("GET", format!("/api/conversations/{}", w.assigned_conversation), None, OWNER),
@@ -204,7 +211,7 @@ async fn lists_show_each_bdr_only_their_own_records(pool: PgPool) {
         assert_eq!(dash["needs_bdr"], campaigns as i64, "{}", who.email);
     }
     let (_, c) = common::json(app.call("GET", &format!("/api/campaigns/{}", w.campaign), Some(&owner.token), None).await).await;
-    assert_eq!((c["enrolled"].as_i64(), c["needs_bdr"].as_i64()), (Some(1), Some(1)));
+    assert_eq!((c["summary"]["enrolled"].as_i64(), c["summary"]["needs_bdr"].as_i64()), (Some(1), Some(1)));
 }
 
 #[sqlx::test]
@@ -236,6 +243,14 @@ async fn every_server_function_enforces_the_access_table(pool: PgPool) {
         ("import_template", json!({"name": "Imported", "format": "json", "text": "{\"nodes\": [], \"edges\": []}"}).to_string(), ADMIN_ONLY),
         ("list_campaigns", String::new(), SIGNED_IN),
         ("get_campaign", format!("id={}", w.campaign), OWNER),
+        ("published_templates", String::new(), SIGNED_IN),
+        ("create_campaign", json!({"input": new_campaign(w.version)}).to_string(), SIGNED_IN),
+        ("change_campaign_status", format!("id={}&action=activate", w.campaign), [401, 409, 404, 409]),
+        ("save_campaign_graph", json!({"id": w.campaign, "graph": {"nodes": [], "edges": []}}).to_string(), [401, 422, 404, 422]),
+        ("move_enrollments", json!({"id": w.campaign, "enrollments": [], "to_node": "N9"}).to_string(), [401, 422, 404, 422]),
+        ("list_content", String::new(), SIGNED_IN),
+        ("save_content", json!({"id": null, "input": {"name": "Fn", "channel": "sms", "body": "Hello"}}).to_string(), ADMIN_ONLY),
+        ("preview_content", json!({"input": {"name": "P", "channel": "sms", "body": "Hi"}, "campaign_id": w.campaign, "contact_id": null}).to_string(), OWNER),
         ("list_conversations", String::new(), SIGNED_IN),
         ("get_conversation", format!("id={}", w.campaign_conversation), OWNER),
         ("list_leads", "filter[q]=".into(), SIGNED_IN),

@@ -2,32 +2,13 @@
 //! their status in bulk and exports them.
 mod common;
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use common::{Actor, TestApp, spawn_app};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use turnout::domain::campaign::{CampaignStatus, EventType};
 use turnout::domain::{E164Phone, EmailAddress, Role};
-use turnout::server::campaigns::{self, NewCampaign};
 use turnout::server::contacts::{self, NewContact};
 use uuid::Uuid;
-
-async fn campaign(app: &TestApp, owner: &Actor) -> Uuid {
-    campaigns::insert(&app.pool, &NewCampaign {
-        name: "Spring seminar",
-        status: CampaignStatus::Active,
-        event_type: EventType::InPerson,
-        event_start: Utc::now() + Duration::days(10),
-        event_time_zone: "America/New_York",
-        venue: Some("Hall A"),
-        join_link: None,
-        owner_id: owner.id,
-        sender_id: owner.id,
-        template_version_id: None,
-    })
-    .await
-    .unwrap()
-}
 
 async fn upload(app: &TestApp, who: &Actor, campaign: Uuid, csv: String) -> reqwest::Response {
     let form = reqwest::multipart::Form::new()
@@ -75,7 +56,7 @@ async fn issues(app: &TestApp, who: &Actor, id: &str) -> String {
 async fn a_csv_with_good_and_bad_rows_imports_the_good_and_reports_the_bad_by_line(pool: PgPool) {
     let app = spawn_app(pool).await;
     let ana = app.user("ana@turnout.test", Role::Bdr).await;
-    let k = campaign(&app, &ana).await;
+    let k = app.campaign(&ana).await;
     // Line 4 spans two lines (a quoted newline), so the bad row after it is on line 6.
     let csv = "First Name,Last Name,Phone,Email,Company,Budget\n\
                Maria,Gonzalez,(202) 555-0143,maria@example.com,Gonzalez Realty,400k\n\
@@ -137,7 +118,7 @@ async fn a_csv_with_good_and_bad_rows_imports_the_good_and_reports_the_bad_by_li
 async fn people_are_matched_by_phone_then_email_and_duplicates_merge(pool: PgPool) {
     let app = spawn_app(pool).await;
     let ana = app.user("ana@turnout.test", Role::Bdr).await;
-    let k = campaign(&app, &ana).await;
+    let k = app.campaign(&ana).await;
     let phone = |p: &str| E164Phone::parse(p, "US").unwrap();
     let email = |e: &str| EmailAddress::parse(e).unwrap();
     // A has a name and a phone; B only an email and a company.
@@ -221,7 +202,7 @@ async fn nobody_imports_into_another_bdrs_campaign(pool: PgPool) {
     let app = spawn_app(pool).await;
     let ana = app.user("ana@turnout.test", Role::Bdr).await;
     let ben = app.user("ben@turnout.test", Role::Bdr).await;
-    let k = campaign(&app, &ana).await;
+    let k = app.campaign(&ana).await;
     let (status, _) = common::json(upload(&app, &ben, k, "email\nx@example.com\n".into()).await).await;
     assert_eq!(status, 404);
     let (status, _) = common::json(upload(&app, &app.admin().await, k, "email\nx@example.com\n".into()).await).await;
@@ -235,7 +216,7 @@ async fn nobody_imports_into_another_bdrs_campaign(pool: PgPool) {
 async fn an_import_interrupted_by_a_restart_is_finished_by_the_next_worker(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let ana = app.user("ana@turnout.test", Role::Bdr).await;
-    let k = campaign(&app, &ana).await;
+    let k = app.campaign(&ana).await;
     let rows = 60_000;
     let mut csv = String::from("name,email\n");
     for i in 0..rows {
@@ -285,8 +266,8 @@ async fn bulk_status_changes_reach_only_the_users_own_leads(pool: PgPool) {
     let app = spawn_app(pool).await;
     let ana = app.user("ana@turnout.test", Role::Bdr).await;
     let ben = app.user("ben@turnout.test", Role::Bdr).await;
-    let ka = campaign(&app, &ana).await;
-    let kb = campaign(&app, &ben).await;
+    let ka = app.campaign(&ana).await;
+    let kb = app.campaign(&ben).await;
     import(&app, &ana, ka, "email,stage\na1@example.com,x\na2@example.com,y\na3@example.com,z\n".into()).await;
     import(&app, &ben, kb, "email\nb1@example.com\n".into()).await;
 

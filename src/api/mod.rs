@@ -2,6 +2,8 @@
 //! the signed-in user and calls the service in `crate::server` that the REST routes use too.
 pub mod account;
 pub mod admin;
+pub mod campaigns;
+pub mod content;
 pub mod leads;
 pub mod records;
 pub mod templates;

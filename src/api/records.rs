@@ -1,24 +1,13 @@
-//! Read views of campaigns, conversations and the dashboard, each limited to what
+//! Read views of conversations and the dashboard, each limited to what
 //! the signed-in user may see.
 use crate::domain::AppError;
-use crate::domain::campaign::{CampaignSummary, ConversationDetail, ConversationSummary, DashboardCounts};
+use crate::domain::campaign::{ConversationDetail, ConversationSummary, DashboardCounts};
 use leptos::prelude::*;
 use uuid::Uuid;
 
 #[server(prefix = "/api/fn", endpoint = "dashboard")]
 pub async fn dashboard() -> Result<DashboardCounts, AppError> {
     super::ctx::signed_in(|state, user| async move { crate::server::campaigns::dashboard(&state.pool, &user).await })
-        .await
-}
-
-#[server(prefix = "/api/fn", endpoint = "list_campaigns")]
-pub async fn list_campaigns() -> Result<Vec<CampaignSummary>, AppError> {
-    super::ctx::signed_in(|state, user| async move { crate::server::campaigns::list(&state.pool, &user).await }).await
-}
-
-#[server(prefix = "/api/fn", endpoint = "get_campaign")]
-pub async fn get_campaign(id: Uuid) -> Result<CampaignSummary, AppError> {
-    super::ctx::signed_in(|state, user| async move { crate::server::campaigns::get(&state.pool, &user, id).await })
         .await
 }
 

@@ -90,3 +90,68 @@ pub struct DashboardCounts {
     pub rsvps: i64,
     pub attended: i64,
 }
+
+/// What a BDR (for themselves) or an admin (for anyone) fills in to start a campaign from a
+/// published template version. The event start is local time in `event_time_zone`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewCampaignInput {
+    pub name: String,
+    pub template_version_id: Option<Uuid>,
+    pub event_type: Option<EventType>,
+    /// `YYYY-MM-DDTHH:MM`, as a datetime-local input gives it.
+    pub event_start: String,
+    pub event_time_zone: String,
+    #[serde(default)]
+    pub venue: String,
+    #[serde(default)]
+    pub join_link: String,
+    #[serde(default)]
+    pub owner_id: Option<Uuid>,
+    #[serde(default)]
+    pub sender_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CampaignFilter {
+    #[serde(default)]
+    pub status: Option<CampaignStatus>,
+    #[serde(default)]
+    pub owner_id: Option<Uuid>,
+    /// Events on or after this date (YYYY-MM-DD, UTC).
+    #[serde(default)]
+    pub from: Option<chrono::NaiveDate>,
+    /// Events before the end of this date.
+    #[serde(default)]
+    pub to: Option<chrono::NaiveDate>,
+}
+
+/// One contact's place in a campaign.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrollmentView {
+    pub id: Uuid,
+    pub contact_id: Uuid,
+    pub contact_name: String,
+    pub status: EnrollmentStatus,
+    pub stage_key: Option<String>,
+    pub engine_state: EngineState,
+    pub current_node: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CampaignDetail {
+    pub summary: CampaignSummary,
+    pub join_link: Option<String>,
+    pub sender_id: Uuid,
+    pub graph_version: i32,
+    pub graph: crate::domain::funnel::GraphDraft,
+    pub issues: Vec<crate::domain::funnel::GraphIssue>,
+    /// The first enrollments, for the detail page; the Leads page has them all.
+    pub enrollments: Vec<EnrollmentView>,
+    /// Enrollments paused because a graph edit removed the node they were on.
+    pub stranded: Vec<EnrollmentView>,
+}
+
+string_enum! {
+    /// What a user can do to a campaign's status.
+    CampaignAction { Activate => "activate", Pause => "pause", Resume => "resume", Complete => "complete", Archive => "archive" }
+}

@@ -62,14 +62,17 @@ macro_rules! string_enum {
 
 pub mod audit;
 pub mod campaign;
+pub mod content;
 pub mod contact;
 pub mod email;
 pub mod error;
 pub mod funnel;
 pub mod graph_io;
+pub mod merge;
 pub mod org;
 pub mod phone;
 pub mod role;
+pub mod sms;
 pub mod template;
 pub mod user;
 

@@ -44,3 +44,11 @@ string_enum! {
     /// The two portable forms of a template's graph.
     GraphFormat { Csv => "csv", Json => "json" }
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishedVersion {
+    pub template_id: Uuid,
+    pub name: String,
+    pub version_id: Uuid,
+    pub version: i32,
+}

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod campaigns;
 pub mod contacts;
+pub mod content;
 pub mod conversations;
 pub mod crypto;
 pub mod db;

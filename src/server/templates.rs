@@ -3,7 +3,7 @@
 use crate::domain::AppError;
 use crate::domain::funnel::{EdgeDraft, FunnelGraph, GraphDraft, NodeDraft};
 use crate::domain::graph_io;
-use crate::domain::template::{GraphFormat, TemplateDetail, TemplateStatus, TemplateSummary, VersionInfo};
+use crate::domain::template::{GraphFormat, PublishedVersion, TemplateDetail, TemplateStatus, TemplateSummary, VersionInfo};
 use crate::server::audit;
 use crate::server::auth::AuthUser;
 use crate::server::state::AppState;
@@ -20,6 +20,18 @@ pub async fn list(pool: &PgPool) -> Result<Vec<TemplateSummary>, AppError> {
                    WHERE v.template_id = t.id) AS "campaigns!",
                   t.updated_at
            FROM templates t ORDER BY lower(t.name), t.id"#
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The newest version of each published template: what campaigns are created from.
+pub async fn published(pool: &PgPool) -> Result<Vec<PublishedVersion>, AppError> {
+    Ok(sqlx::query_as!(
+        PublishedVersion,
+        r#"SELECT DISTINCT ON (t.id) t.id AS template_id, t.name, v.id AS version_id, v.version
+           FROM templates t JOIN template_versions v ON v.template_id = t.id
+           ORDER BY t.id, v.version DESC"#
     )
     .fetch_all(pool)
     .await?)
@@ -144,19 +156,20 @@ pub async fn load_graph(db: &mut PgConnection, owner: GraphOwner) -> Result<Grap
     Ok(GraphDraft { nodes, edges }.sorted())
 }
 
+/// Replaces an owner's whole graph.
+pub async fn replace_graph(db: &mut PgConnection, owner: GraphOwner, g: &GraphDraft) -> Result<(), AppError> {
+    delete_graph(db, owner).await?;
+    insert_graph(db, owner, g).await
+}
+
 async fn delete_graph(db: &mut PgConnection, owner: GraphOwner) -> Result<(), AppError> {
     let (template_id, version_id, campaign_id) = owner.columns();
     sqlx::query!(
-        "DELETE FROM nodes WHERE template_id IS NOT DISTINCT FROM $1 AND template_version_id IS NOT DISTINCT FROM $2
-           AND campaign_id IS NOT DISTINCT FROM $3",
-        template_id,
-        version_id,
-        campaign_id
-    )
-    .execute(&mut *db)
-    .await?;
-    sqlx::query!(
-        "DELETE FROM edges WHERE template_id IS NOT DISTINCT FROM $1 AND template_version_id IS NOT DISTINCT FROM $2
+        "WITH gone AS (
+           DELETE FROM nodes WHERE template_id IS NOT DISTINCT FROM $1 AND template_version_id IS NOT DISTINCT FROM $2
+             AND campaign_id IS NOT DISTINCT FROM $3
+         )
+         DELETE FROM edges WHERE template_id IS NOT DISTINCT FROM $1 AND template_version_id IS NOT DISTINCT FROM $2
            AND campaign_id IS NOT DISTINCT FROM $3",
         template_id,
         version_id,
@@ -238,8 +251,7 @@ pub async fn save(state: &AppState, actor: &AuthUser, id: Uuid, name: &str, draf
     if updated.rows_affected() == 0 {
         return Err(AppError::not_found("Template"));
     }
-    delete_graph(&mut tx, GraphOwner::TemplateDraft(id)).await?;
-    insert_graph(&mut tx, GraphOwner::TemplateDraft(id), &draft).await?;
+    replace_graph(&mut tx, GraphOwner::TemplateDraft(id), &draft).await?;
     audit::record(&mut *tx, Some(actor.id), "template.saved", "template", Some(id), None, Some(serde_json::json!({ "name": name, "nodes": draft.nodes.len() }))).await?;
     tx.commit().await?;
     detail(&state.pool, id).await

@@ -57,6 +57,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("builder") view=pages::builder::BuilderPage/>
                     <Route path=path!("templates") view=pages::templates::TemplatesPage/>
                     <Route path=path!("templates/:id") view=pages::templates::TemplatePage/>
+                    <Route path=path!("content") view=pages::content::ContentPage/>
                     <Route path=path!("inbox") view=pages::inbox::InboxPage/>
                     <Route path=path!("leads") view=pages::leads::LeadsPage/>
                     <Route path=path!("leads/imports/:id") view=pages::leads::ImportPage/>

@@ -12,6 +12,8 @@ use turnout::server::auth::{password, token};
 use turnout::server::crypto::Keys;
 use turnout::server::settings::Settings;
 use turnout::server::state::AppState;
+use turnout::domain::campaign::{CampaignStatus, EventType};
+use turnout::server::campaigns::{self, NewCampaign};
 use turnout::server::{bootstrap, users};
 use uuid::Uuid;
 
@@ -78,6 +80,24 @@ impl TestApp {
             .expect("insert user");
         let token = token::issue(&self.state.keys, u.id, 0, Utc::now(), Duration::hours(1)).expect("token");
         Actor { id: u.id, email: email.into(), token }
+    }
+
+    /// An active in-person campaign owned (and sent) by `owner`, ten days out.
+    pub async fn campaign(&self, owner: &Actor) -> Uuid {
+        campaigns::insert(&self.pool, &NewCampaign {
+            name: "Spring seminar",
+            status: CampaignStatus::Active,
+            event_type: EventType::InPerson,
+            event_start: Utc::now() + Duration::days(10),
+            event_time_zone: "America/New_York",
+            venue: Some("Hall A"),
+            join_link: None,
+            owner_id: owner.id,
+            sender_id: owner.id,
+            template_version_id: None,
+        })
+        .await
+        .expect("campaign")
     }
 
     pub async fn admin(&self) -> Actor {

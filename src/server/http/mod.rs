@@ -1,6 +1,8 @@
 //! REST and health routes. Each handler is thin: it parses, then calls the service that
 //! the server functions call too.
 mod account;
+mod campaigns;
+mod content;
 mod health;
 mod leads;
 mod records;
@@ -11,7 +13,7 @@ use crate::server::state::AppState;
 use axum::Router;
 use crate::domain::AppError;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, get, patch, post};
+use axum::routing::{any, get, patch, post, put};
 
 /// The largest CSV upload: a million rows with room to spare.
 const MAX_UPLOAD_BYTES: usize = 1 << 30;
@@ -37,8 +39,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/templates/{id}", get(templates::get).put(templates::save))
         .route("/api/templates/{id}/publish", post(templates::publish))
         .route("/api/templates/{id}/export", get(templates::export))
-        .route("/api/campaigns", get(records::campaigns))
-        .route("/api/campaigns/{id}", get(records::campaign))
+        .route("/api/campaigns", get(campaigns::list).post(campaigns::create))
+        .route("/api/campaigns/{id}", get(campaigns::get))
+        .route("/api/campaigns/{id}/actions", post(campaigns::act))
+        .route("/api/campaigns/{id}/graph", put(campaigns::save_graph))
+        .route("/api/campaigns/{id}/enrollments/move", post(campaigns::move_enrollments))
+        .route("/api/content", get(content::list).post(content::create))
+        .route("/api/content/preview", post(content::preview))
+        .route("/api/content/{id}", put(content::update))
         .route("/api/conversations", get(records::conversations))
         .route("/api/conversations/{id}", get(records::conversation))
         .route("/api/contacts", get(leads::list))

@@ -1,5 +1,5 @@
 use crate::domain::AppError;
-use crate::domain::campaign::{CampaignSummary, ConversationDetail, ConversationSummary, DashboardCounts};
+use crate::domain::campaign::{ConversationDetail, ConversationSummary, DashboardCounts};
 use crate::server::auth::AuthUser;
 use crate::server::state::AppState;
 use crate::server::{campaigns, conversations};
@@ -9,14 +9,6 @@ use uuid::Uuid;
 
 pub async fn dashboard(State(state): State<AppState>, user: AuthUser) -> Result<Json<DashboardCounts>, AppError> {
     Ok(Json(campaigns::dashboard(&state.pool, &user).await?))
-}
-
-pub async fn campaigns(State(state): State<AppState>, user: AuthUser) -> Result<Json<Vec<CampaignSummary>>, AppError> {
-    Ok(Json(campaigns::list(&state.pool, &user).await?))
-}
-
-pub async fn campaign(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> Result<Json<CampaignSummary>, AppError> {
-    Ok(Json(campaigns::get(&state.pool, &user, id).await?))
 }
 
 pub async fn conversations(State(state): State<AppState>, user: AuthUser) -> Result<Json<Vec<ConversationSummary>>, AppError> {

@@ -1,7 +1,7 @@
 //! Leads: everyone the user's campaigns reach. Search and filters, keyset pages, bulk status
 //! changes, a contact's page, CSV export, and CSV import (upload, map, watch it run).
 use crate::api::leads::{bulk_set_status, get_contact, get_import, list_leads, start_import};
-use crate::api::records::list_campaigns;
+use crate::api::campaigns::list_campaigns;
 use crate::domain::AppError;
 use crate::domain::campaign::{CampaignSummary, Direction, EnrollmentStatus};
 use crate::domain::contact::{
@@ -21,7 +21,7 @@ const INPUT: &str = "mt-1 block w-full rounded-md border border-slate-300 px-3 p
 #[component]
 pub fn LeadsPage() -> impl IntoView {
     let toasts = use_toasts();
-    let campaigns = Resource::new(|| (), |_| list_campaigns());
+    let campaigns = Resource::new(|| (), |_| list_campaigns(None, None, None, None));
     let q = RwSignal::new(String::new());
     let stage = RwSignal::new(String::new());
     let filter = RwSignal::new(LeadFilter::default());

@@ -3,6 +3,7 @@ pub mod analytics;
 pub mod audit;
 pub mod builder;
 pub mod campaigns;
+pub mod content;
 pub mod dashboard;
 pub mod inbox;
 pub mod leads;

@@ -21,6 +21,7 @@ pub fn TemplatesPage() -> impl IntoView {
     let is_admin = use_is_admin();
     view! {
         <PageHeader title="Templates" subtitle="Funnels that campaigns are created from"/>
+        <p class="-mt-4 mb-4 text-sm"><a class="text-indigo-600 hover:underline" href="/content">"Message content (texts, emails, voicemail scripts) →"</a></p>
         <Show when=move || is_admin.get()>
             <div class="mb-6 grid gap-4 lg:grid-cols-2">
                 <NewTemplateForm/>

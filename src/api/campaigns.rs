@@ -1,0 +1,62 @@
+//! Campaigns: BDRs run their own, admins all.
+use crate::domain::AppError;
+use crate::domain::campaign::{CampaignAction, CampaignDetail, CampaignStatus, CampaignSummary, NewCampaignInput};
+use crate::domain::funnel::GraphDraft;
+use crate::domain::template::PublishedVersion;
+use chrono::NaiveDate;
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use uuid::Uuid;
+
+#[server(prefix = "/api/fn", endpoint = "list_campaigns")]
+pub async fn list_campaigns(
+    status: Option<CampaignStatus>,
+    owner_id: Option<Uuid>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<CampaignSummary>, AppError> {
+    let filter = crate::domain::campaign::CampaignFilter { status, owner_id, from, to };
+    super::ctx::signed_in(|state, user| async move { crate::server::campaigns::list(&state.pool, &user, &filter).await })
+        .await
+}
+
+#[server(prefix = "/api/fn", endpoint = "get_campaign")]
+pub async fn get_campaign(id: Uuid) -> Result<CampaignDetail, AppError> {
+    super::ctx::signed_in(|state, user| async move { crate::server::campaigns::detail(&state.pool, &user, id).await })
+        .await
+}
+
+/// The templates a campaign can start from.
+#[server(prefix = "/api/fn", endpoint = "published_templates")]
+pub async fn published_templates() -> Result<Vec<PublishedVersion>, AppError> {
+    super::ctx::signed_in(|state, _user| async move { crate::server::templates::published(&state.pool).await }).await
+}
+
+#[server(prefix = "/api/fn", endpoint = "create_campaign", input = Json)]
+pub async fn create_campaign(input: NewCampaignInput) -> Result<CampaignDetail, AppError> {
+    super::ctx::signed_in(|state, user| async move { crate::server::campaigns::create(&state, &user, &input).await })
+        .await
+}
+
+#[server(prefix = "/api/fn", endpoint = "change_campaign_status")]
+pub async fn change_campaign_status(id: Uuid, action: CampaignAction) -> Result<CampaignDetail, AppError> {
+    super::ctx::signed_in(|state, user| async move { crate::server::campaigns::act(&state, &user, id, action).await })
+        .await
+}
+
+#[server(prefix = "/api/fn", endpoint = "save_campaign_graph", input = Json)]
+pub async fn save_campaign_graph(id: Uuid, graph: GraphDraft) -> Result<CampaignDetail, AppError> {
+    super::ctx::signed_in(|state, user| async move {
+        crate::server::campaigns::save_graph(&state, &user, id, &graph).await
+    })
+    .await
+}
+
+/// Moves paused contacts to a step of the current funnel.
+#[server(prefix = "/api/fn", endpoint = "move_enrollments", input = Json)]
+pub async fn move_enrollments(id: Uuid, enrollments: Vec<Uuid>, to_node: String) -> Result<CampaignDetail, AppError> {
+    super::ctx::signed_in(|state, user| async move {
+        crate::server::campaigns::move_enrollments(&state, &user, id, &enrollments, &to_node).await
+    })
+    .await
+}
