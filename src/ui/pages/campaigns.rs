@@ -1,6 +1,9 @@
 //! Campaigns: the list with filters, starting one from a published template, and a
 //! campaign's own page with its funnel, contacts and status.
-use crate::api::campaigns::{change_campaign_status, create_campaign, get_campaign, list_campaigns, move_enrollments, published_templates};
+use crate::api::campaigns::{
+    change_campaign_status, create_campaign, get_campaign, list_campaigns, move_enrollments, published_templates, save_campaign_graph,
+};
+use crate::ui::builder::{Builder, BuilderState};
 use crate::domain::campaign::{
     CampaignAction, CampaignDetail, CampaignStatus, CampaignSummary, EnrollmentView, EventType, NewCampaignInput,
 };
@@ -173,6 +176,22 @@ fn CampaignView(c: CampaignDetail, reload: RwSignal<u32>) -> impl IntoView {
         CampaignStatus::Archived => vec![],
     };
     let s = c.summary.clone();
+    let editable = !matches!(s.status, CampaignStatus::Completed | CampaignStatus::Archived);
+    let running = matches!(s.status, CampaignStatus::Scheduled | CampaignStatus::Active | CampaignStatus::Paused);
+    let builder = BuilderState::new(c.graph.clone(), !editable);
+    // A running campaign's funnel changes as a new version; contacts on removed steps pause.
+    let save_graph = move |_| {
+        let graph = builder.snapshot();
+        leptos::task::spawn_local(async move {
+            match save_campaign_graph(id, graph).await {
+                Ok(d) => {
+                    toasts.success(if d.stranded.is_empty() { "Funnel saved" } else { "Funnel saved; some contacts need a new step" });
+                    reload.update(|n| *n += 1);
+                }
+                Err(e) => toasts.error(e.error),
+            }
+        });
+    };
     view! {
         <leptos_meta::Title text=s.name.clone()/>
         <div class="flex flex-wrap items-center justify-between gap-3">
@@ -197,15 +216,15 @@ fn CampaignView(c: CampaignDetail, reload: RwSignal<u32>) -> impl IntoView {
                 <ul class="mt-1 list-disc pl-5">{c.issues.iter().map(|i| view! { <li>{i.to_string()}</li> }).collect_view()}</ul>
             </div>
         })}
-        <h2 class="mt-6 text-lg font-semibold">"Funnel"</h2>
-        <ol class="mt-2 space-y-1 text-sm">
-            {c.graph.nodes.iter().map(|n| view! {
-                <li class="rounded-md border border-slate-200 bg-white px-3 py-2">
-                    <span class="font-mono text-xs text-slate-500">{n.key.clone()}</span>" "{n.name.clone()}
-                    <span class="ml-2 text-xs text-slate-500">{crate::domain::funnel::NodeKind::parse(&n.kind).map(|k| k.label()).unwrap_or("unknown")}</span>
-                </li>
-            }).collect_view()}
-        </ol>
+        <div class="mt-6 flex items-center justify-between">
+            <h2 class="text-lg font-semibold">"Funnel"</h2>
+            {editable.then(|| view! {
+                <button type="button" class=BUTTON on:click=save_graph>
+                    {if running { "Save as a new funnel version" } else { "Save funnel" }}
+                </button>
+            })}
+        </div>
+        <div class="mt-2" data-testid="campaign-builder"><Builder state=builder/></div>
         {(!c.stranded.is_empty()).then(|| {
             let ids: Vec<Uuid> = c.stranded.iter().map(|e| e.id).collect();
             let target = RwSignal::new(c.graph.nodes.first().map(|n| n.key.clone()).unwrap_or_default());
