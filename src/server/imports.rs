@@ -317,6 +317,8 @@ async fn process(state: &AppState, job: Job, path: &Path) -> Result<bool, AppErr
         headers: job.headers.clone(),
         region: state.settings.default_region.clone(),
         fallback_zone: job.event_time_zone.clone(),
+        campaign_id: job.campaign_id.to_string(),
+        consent_source: job.consent_source.clone(),
     };
     let producer = tokio::task::spawn_blocking(move || reader.read(&tx));
     let mut processed = job.processed_rows;
@@ -405,9 +407,48 @@ struct Chunk {
     rejected: Vec<(i64, String)>,
     conflicts: Vec<i64>,
     merged: i64,
+    /// Each person as new `COPY` rows, encoded here on the reading thread while the previous
+    /// chunk is written; the writer appends what only the transaction knows.
+    encoded: Vec<Encoded>,
+    contact_rows: Vec<u8>,
+    enrollment_rows: Vec<u8>,
+}
+
+/// Where one person's rows start and end in a chunk's encoded buffers.
+struct Encoded {
+    contact: std::ops::Range<usize>,
+    enrollment: std::ops::Range<usize>,
 }
 
 impl Chunk {
+    /// Encodes every person as if new: the contact without its consent time, the enrollment
+    /// without its engine state (the last columns of `COPY_CONTACTS` and `COPY_ENROLLMENTS`).
+    fn encode(&mut self, campaign_id: &str, consent_source: &str) {
+        for p in &self.people {
+            let id = Uuid::now_v7().to_string();
+            let start = self.contact_rows.len();
+            copy_fields(&mut self.contact_rows, &[
+                Some(&id),
+                Some(&p.name),
+                p.phone.as_ref().map(E164Phone::as_str),
+                p.email.as_ref().map(EmailAddress::as_str),
+                p.company.as_deref(),
+                Some(&p.time_zone),
+                Some(consent_source),
+            ]);
+            let contact = start..self.contact_rows.len();
+            let start = self.enrollment_rows.len();
+            let custom = Value::Object(p.custom.clone()).to_string();
+            copy_fields(&mut self.enrollment_rows, &[
+                Some(&Uuid::now_v7().to_string()),
+                Some(campaign_id),
+                Some(&id),
+                Some(&custom),
+            ]);
+            self.encoded.push(Encoded { contact, enrollment: start..self.enrollment_rows.len() });
+        }
+    }
+
     fn add(&mut self, p: Person) {
         let by_phone = p.phone.as_ref().and_then(|ph| self.by_phone.get(ph.as_str()).copied());
         let by_email = p.email.as_ref().and_then(|e| self.by_email.get(e.as_str()).copied());
@@ -453,6 +494,8 @@ struct Reader {
     headers: Vec<String>,
     region: String,
     fallback_zone: String,
+    campaign_id: String,
+    consent_source: String,
 }
 
 impl Reader {
@@ -494,6 +537,7 @@ impl Reader {
                 Err(reason) => chunk.rejected.push((line, reason)),
             }
             if chunk.records as usize >= CHUNK_ROWS {
+                chunk.encode(&self.campaign_id, &self.consent_source);
                 // The receiver is gone only when the job stopped; then stop reading.
                 if tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err() {
                     return;
@@ -501,6 +545,7 @@ impl Reader {
             }
         }
         if chunk.records > 0 {
+            chunk.encode(&self.campaign_id, &self.consent_source);
             let _ = tx.blocking_send(Ok(chunk));
         }
     }
@@ -561,123 +606,165 @@ fn capitalise(s: String) -> String {
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
-/// Writes one chunk and the job's progress in one transaction: matching, new contacts,
-/// filling empty shared fields, enrollments and issues are set-based statements over the
-/// chunk's rows passed as arrays.
+/// What the database already holds of one person of a chunk.
+#[derive(Default)]
+struct Known {
+    by_phone: Option<Uuid>,
+    by_email: Option<Uuid>,
+    suppressed: bool,
+}
+
+const IN_DB_CONFLICT: &str = "The phone and the email belong to two different contacts; matched by phone";
+const IN_FILE_CONFLICT: &str = "The phone and the email belong to two different people in this file; merged by phone";
+const COPY_CONTACTS: &str =
+    "COPY contacts (id, name, phone, email, company, time_zone, consent_source, consent_at) FROM STDIN";
+const COPY_ENROLLMENTS: &str =
+    "COPY enrollments (id, campaign_id, contact_id, custom_fields, engine_state) FROM STDIN";
+const SUPPRESSED: &str = "On the suppression list: enrolled, but nothing will be sent";
+
+/// Writes one chunk and the job's progress in one transaction. Existing contacts and
+/// suppressions are looked up first; the people nobody knows (nearly all of a fresh file) are
+/// then streamed with `COPY` into `contacts` and `enrollments`, and only the matched ones go
+/// through the set-based statement that fills empty fields and enrolls.
 async fn write_chunk(pool: &PgPool, job: &Job, chunk: Chunk, processed: i64) -> Result<(), AppError> {
-    let n = chunk.people.len();
-    let (mut lines, mut ids, mut enrollment_ids) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut names, mut phones, mut emails) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut companies, mut zones_, mut customs) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    for p in chunk.people {
-        lines.push(p.line);
-        ids.push(Uuid::now_v7());
-        enrollment_ids.push(Uuid::now_v7());
-        names.push(p.name);
-        phones.push(p.phone.map(|ph| ph.as_str().to_string()));
-        emails.push(p.email.map(|e| e.as_str().to_string()));
-        companies.push(p.company);
-        zones_.push(p.time_zone);
-        customs.push(Value::Object(p.custom));
-    }
+    let phones: Vec<Option<&str>> = chunk.people.iter().map(|p| p.phone.as_ref().map(E164Phone::as_str)).collect();
+    let emails: Vec<Option<&str>> = chunk.people.iter().map(|p| p.email.as_ref().map(EmailAddress::as_str)).collect();
     let mut tx = pool.begin().await?;
-    let counts = sqlx::query!(
-        r#"WITH s AS MATERIALIZED (
-             SELECT r.*, COALESCE(p.id, e.id, r.new_id) AS contact_id,
-                    (p.id IS NULL AND e.id IS NULL) AS is_new,
-                    (p.id IS NOT NULL AND e.id IS NOT NULL AND p.id <> e.id) AS conflict,
-                    (sp.id IS NOT NULL OR se.id IS NOT NULL) AS suppressed
-             FROM UNNEST($3::bigint[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
-                         $10::text[], $11::jsonb[])
-                  AS r(line, new_id, enrollment_id, name, phone, email, company, time_zone, custom)
-             LEFT JOIN contacts p ON p.phone = r.phone
-             LEFT JOIN contacts e ON lower(e.email) = r.email
-             LEFT JOIN suppressions sp ON sp.kind = 'phone' AND sp.value_hash = sha256(convert_to(r.phone, 'UTF8'))
-             LEFT JOIN suppressions se ON se.kind = 'email' AND se.value_hash = sha256(convert_to(r.email, 'UTF8'))
-           ),
-           created AS (
-             INSERT INTO contacts (id, name, phone, email, company, time_zone, consent_source, consent_at)
-             SELECT new_id, name, phone, email, company, time_zone, $12, now() FROM s WHERE is_new
-             RETURNING 1
-           ),
-           filled AS (
-             UPDATE contacts c SET
-               name = CASE WHEN c.name = '' THEN s.name ELSE c.name END,
-               phone = COALESCE(c.phone, s.phone),
-               email = COALESCE(c.email, CASE WHEN s.conflict THEN NULL ELSE s.email END),
-               company = COALESCE(c.company, s.company),
-               time_zone = COALESCE(c.time_zone, s.time_zone),
-               consent_source = COALESCE(c.consent_source, $12),
-               consent_at = COALESCE(c.consent_at, now()),
-               updated_at = now()
-             FROM s
-             WHERE c.id = s.contact_id AND NOT s.is_new
-               AND ((c.name = '' AND s.name <> '') OR (c.phone IS NULL AND s.phone IS NOT NULL)
-                    OR (c.email IS NULL AND s.email IS NOT NULL AND NOT s.conflict)
-                    OR (c.company IS NULL AND s.company IS NOT NULL) OR c.time_zone IS NULL
-                    OR c.consent_source IS NULL)
-             RETURNING 1
-           ),
-           enrolled AS (
-             INSERT INTO enrollments (id, campaign_id, contact_id, engine_state, custom_fields)
-             SELECT DISTINCT ON (contact_id) enrollment_id, $1, contact_id,
-                    CASE WHEN suppressed THEN $13 ELSE $14 END, custom
-             FROM s ORDER BY contact_id, line
-             ON CONFLICT (campaign_id, contact_id) DO UPDATE
-               SET custom_fields = enrollments.custom_fields || EXCLUDED.custom_fields, updated_at = now()
-               WHERE EXCLUDED.custom_fields <> '{}'::jsonb
-             RETURNING xmax = 0 AS fresh
-           ),
-           noted AS (
-             INSERT INTO contact_import_issues (import_id, line, kind, reason)
-             SELECT $2::uuid, line, 'conflict', 'The phone and the email belong to two different contacts; matched by phone'
-             FROM s WHERE conflict
-             UNION ALL
-             SELECT $2::uuid, line, 'suppressed', 'On the suppression list: enrolled, but nothing will be sent'
-             FROM s WHERE suppressed
-             ON CONFLICT DO NOTHING
-             RETURNING 1
+    // Scalar subqueries keep these index lookups per row, however the planner sizes the
+    // tables mid-import; the materialized CTE keeps the filter from running them twice.
+    let rows = sqlx::query!(
+        r#"WITH m AS MATERIALIZED (
+             SELECT r.i,
+                    (SELECT id FROM contacts WHERE phone = r.phone) AS by_phone,
+                    (SELECT id FROM contacts WHERE lower(email) = r.email) AS by_email,
+                    (EXISTS (SELECT 1 FROM suppressions
+                             WHERE kind = 'phone' AND value_hash = sha256(convert_to(r.phone, 'UTF8')))
+                     OR EXISTS (SELECT 1 FROM suppressions
+                                WHERE kind = 'email' AND value_hash = sha256(convert_to(r.email, 'UTF8')))) AS suppressed
+             FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS r(phone, email, i)
            )
-           SELECT (SELECT count(*) FROM created) AS "created!",
-                  (SELECT count(DISTINCT contact_id) FROM s WHERE NOT is_new) AS "updated!",
-                  (SELECT count(*) FROM enrolled WHERE fresh) AS "enrolled!",
-                  (SELECT count(*) FROM s WHERE conflict) AS "conflicts!",
-                  (SELECT count(*) FROM s WHERE suppressed) AS "suppressed!""#,
-        job.campaign_id,
-        job.id,
-        &lines,
-        &ids,
-        &enrollment_ids,
-        &names,
-        &phones as &[Option<String>],
-        &emails as &[Option<String>],
-        &companies as &[Option<String>],
-        &zones_,
-        &customs,
-        job.consent_source,
-        EngineState::Stopped as EngineState,
-        EngineState::Active as EngineState
+           SELECT i AS "i!", by_phone, by_email, suppressed AS "suppressed!"
+           FROM m WHERE by_phone IS NOT NULL OR by_email IS NOT NULL OR suppressed"#,
+        &phones as &[Option<&str>],
+        &emails as &[Option<&str>]
     )
-    .fetch_one(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    let (rejected_lines, reasons): (Vec<i64>, Vec<&str>) =
-        chunk.rejected.iter().map(|(l, r)| (*l, r.as_str())).unzip();
-    let in_file_conflicts = chunk.conflicts.len() as i64;
-    let conflict_reason = "The phone and the email belong to two different people in this file; merged by phone";
-    sqlx::query!(
-        "INSERT INTO contact_import_issues (import_id, line, kind, reason)
-         SELECT $1::uuid, line, 'rejected', reason FROM UNNEST($2::bigint[], $3::text[]) AS r(line, reason)
-         UNION ALL
-         SELECT $1::uuid, line, 'conflict', $5 FROM UNNEST($4::bigint[]) AS c(line)
-         ON CONFLICT DO NOTHING",
-        job.id,
-        &rejected_lines,
-        &reasons as &[&str],
-        &chunk.conflicts,
-        conflict_reason
-    )
-    .execute(&mut *tx)
-    .await?;
+    drop((phones, emails));
+    let mut known: Vec<Known> = std::iter::repeat_with(Known::default).take(chunk.people.len()).collect();
+    for r in rows {
+        if let Some(k) = usize::try_from(r.i - 1).ok().and_then(|i| known.get_mut(i)) {
+            *k = Known { by_phone: r.by_phone, by_email: r.by_email, suppressed: r.suppressed };
+        }
+    }
+    // New contacts' consent is dated by the transaction, as an INSERT's now() would be.
+    let now = sqlx::query_scalar!(r#"SELECT now() AS "now!""#).fetch_one(&mut *tx).await?.to_rfc3339();
+
+    let mut issues = Issues::default();
+    for (line, reason) in &chunk.rejected {
+        issues.push(*line, "rejected", reason);
+    }
+    for line in &chunk.conflicts {
+        issues.push(*line, "conflict", IN_FILE_CONFLICT);
+    }
+    let (mut new_contacts, mut new_enrollments) = (Vec::new(), Vec::new());
+    let mut matched = Matched::default();
+    let (mut created, mut conflicts, mut suppressed) = (0i64, chunk.conflicts.len() as i64, 0i64);
+    for ((mut p, k), e) in chunk.people.into_iter().zip(known).zip(chunk.encoded) {
+        if k.suppressed {
+            suppressed += 1;
+            issues.push(p.line, "suppressed", SUPPRESSED);
+        }
+        let state = if k.suppressed { EngineState::Stopped } else { EngineState::Active };
+        let Some(contact_id) = k.by_phone.or(k.by_email) else {
+            created += 1;
+            new_contacts.extend_from_slice(&chunk.contact_rows[e.contact]);
+            new_contacts.push(b'\t');
+            new_contacts.extend_from_slice(now.as_bytes());
+            new_contacts.push(b'\n');
+            new_enrollments.extend_from_slice(&chunk.enrollment_rows[e.enrollment]);
+            new_enrollments.push(b'\t');
+            new_enrollments.extend_from_slice(state.as_str().as_bytes());
+            new_enrollments.push(b'\n');
+            continue;
+        };
+        if matches!((k.by_phone, k.by_email), (Some(a), Some(b)) if a != b) {
+            conflicts += 1;
+            issues.push(p.line, "conflict", IN_DB_CONFLICT);
+            // The phone's contact keeps its own email, or none.
+            p.email = None;
+        }
+        matched.push(p, contact_id, state);
+    }
+    if created > 0 {
+        copy_in(&mut *tx, COPY_CONTACTS, new_contacts).await?;
+        copy_in(&mut *tx, COPY_ENROLLMENTS, new_enrollments).await?;
+    }
+    let updated = matched.contacts();
+    let mut enrolled = created;
+    if !matched.lines.is_empty() {
+        let enrollment_ids: Vec<Uuid> = matched.lines.iter().map(|_| Uuid::now_v7()).collect();
+        enrolled += sqlx::query_scalar!(
+            r#"WITH s AS (
+                 SELECT * FROM UNNEST($2::bigint[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[],
+                                      $8::text[], $9::text[], $10::jsonb[], $11::text[])
+                   AS r(line, contact_id, enrollment_id, name, phone, email, company, time_zone, custom, engine_state)
+               ),
+               filled AS (
+                 UPDATE contacts c SET
+                   name = CASE WHEN c.name = '' THEN s.name ELSE c.name END,
+                   phone = COALESCE(c.phone, s.phone),
+                   email = COALESCE(c.email, s.email),
+                   company = COALESCE(c.company, s.company),
+                   time_zone = COALESCE(c.time_zone, s.time_zone),
+                   consent_source = COALESCE(c.consent_source, $12),
+                   consent_at = COALESCE(c.consent_at, now()),
+                   updated_at = now()
+                 FROM s
+                 WHERE c.id = s.contact_id
+                   AND ((c.name = '' AND s.name <> '') OR (c.phone IS NULL AND s.phone IS NOT NULL)
+                        OR (c.email IS NULL AND s.email IS NOT NULL) OR (c.company IS NULL AND s.company IS NOT NULL)
+                        OR c.time_zone IS NULL OR c.consent_source IS NULL)
+               ),
+               enrolled AS (
+                 INSERT INTO enrollments (id, campaign_id, contact_id, engine_state, custom_fields)
+                 SELECT DISTINCT ON (contact_id) enrollment_id, $1, contact_id, engine_state, custom
+                 FROM s ORDER BY contact_id, line
+                 ON CONFLICT (campaign_id, contact_id) DO UPDATE
+                   SET custom_fields = enrollments.custom_fields || EXCLUDED.custom_fields, updated_at = now()
+                   WHERE EXCLUDED.custom_fields <> '{}'::jsonb
+                 RETURNING xmax = 0 AS fresh
+               )
+               SELECT count(*) AS "fresh!" FROM enrolled WHERE fresh"#,
+            job.campaign_id,
+            &matched.lines,
+            &matched.contact_ids,
+            &enrollment_ids,
+            &matched.names,
+            &matched.phones as &[Option<String>],
+            &matched.emails as &[Option<String>],
+            &matched.companies as &[Option<String>],
+            &matched.zones,
+            &matched.customs,
+            &matched.states as &[&str],
+            job.consent_source
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+    }
+    if !issues.lines.is_empty() {
+        sqlx::query!(
+            "INSERT INTO contact_import_issues (import_id, line, kind, reason)
+             SELECT $1, line, kind, reason FROM UNNEST($2::bigint[], $3::text[], $4::text[]) AS r(line, kind, reason)
+             ON CONFLICT DO NOTHING",
+            job.id,
+            &issues.lines,
+            &issues.kinds as &[&str],
+            &issues.reasons as &[&str]
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     sqlx::query!(
         "UPDATE contact_imports SET processed_rows = $2, created = created + $3, updated = updated + $4,
                 enrolled = enrolled + $5, skipped = skipped + $6, merged = merged + $7,
@@ -686,17 +773,108 @@ async fn write_chunk(pool: &PgPool, job: &Job, chunk: Chunk, processed: i64) -> 
          WHERE id = $1",
         job.id,
         processed,
-        counts.created,
-        counts.updated,
-        counts.enrolled,
+        created,
+        updated,
+        enrolled,
         chunk.rejected.len() as i64,
         chunk.merged,
-        counts.conflicts + in_file_conflicts,
-        counts.suppressed,
+        conflicts,
+        suppressed,
         LEASE.as_secs_f64()
     )
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Rows for `contact_import_issues`, as columns.
+#[derive(Default)]
+struct Issues<'a> {
+    lines: Vec<i64>,
+    kinds: Vec<&'static str>,
+    reasons: Vec<&'a str>,
+}
+
+impl<'a> Issues<'a> {
+    fn push(&mut self, line: i64, kind: &'static str, reason: &'a str) {
+        self.lines.push(line);
+        self.kinds.push(kind);
+        self.reasons.push(reason);
+    }
+}
+
+/// People matched to existing contacts, as columns for one statement.
+#[derive(Default)]
+struct Matched {
+    lines: Vec<i64>,
+    contact_ids: Vec<Uuid>,
+    names: Vec<String>,
+    phones: Vec<Option<String>>,
+    emails: Vec<Option<String>>,
+    companies: Vec<Option<String>>,
+    zones: Vec<String>,
+    customs: Vec<Value>,
+    states: Vec<&'static str>,
+}
+
+impl Matched {
+    fn push(&mut self, p: Person, contact_id: Uuid, state: EngineState) {
+        self.lines.push(p.line);
+        self.contact_ids.push(contact_id);
+        self.names.push(p.name);
+        self.phones.push(p.phone.map(|ph| ph.as_str().to_string()));
+        self.emails.push(p.email.map(|e| e.as_str().to_string()));
+        self.companies.push(p.company);
+        self.zones.push(p.time_zone);
+        self.customs.push(Value::Object(p.custom));
+        self.states.push(state.as_str());
+    }
+
+    /// Distinct contacts matched: several people of a chunk may match one contact.
+    fn contacts(&self) -> i64 {
+        self.contact_ids.iter().collect::<std::collections::HashSet<_>>().len() as i64
+    }
+}
+
+async fn copy_in(tx: &mut sqlx::PgConnection, statement: &str, rows: Vec<u8>) -> Result<(), AppError> {
+    let mut copy = tx.copy_in_raw(statement).await?;
+    copy.send(rows).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+/// Appends fields in `COPY`'s text format: tab-separated, `\N` for NULL, backslash escapes.
+fn copy_fields(buf: &mut Vec<u8>, fields: &[Option<&str>]) {
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            buf.push(b'\t');
+        }
+        let Some(s) = field else {
+            buf.extend_from_slice(b"\\N");
+            continue;
+        };
+        for &b in s.as_bytes() {
+            match b {
+                b'\\' => buf.extend_from_slice(b"\\\\"),
+                b'\t' => buf.extend_from_slice(b"\\t"),
+                b'\n' => buf.extend_from_slice(b"\\n"),
+                b'\r' => buf.extend_from_slice(b"\\r"),
+                _ => buf.push(b),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_fields;
+
+    #[test]
+    fn copy_fields_escape_what_copy_text_format_reads_specially() {
+        let mut buf = Vec::new();
+        copy_fields(&mut buf, &[Some("a\tb"), None, Some("Bayview\r\nLending"), Some(r#"{"k":"c:\\d"}"#)]);
+        let fields = [r"a\tb", r"\N", r"Bayview\r\nLending", r#"{"k":"c:\\\\d"}"#];
+        assert_eq!(String::from_utf8(buf).unwrap(), fields.join("\t"));
+    }
 }
