@@ -61,6 +61,9 @@ test("an admin signs in, visits every page, uses the app and signs out", async (
   await nav.getByRole("link", { name: "Campaigns", exact: true }).click();
   await expect(page.getByRole("link", { name: "Spring homebuyer seminar" })).toBeVisible();
   await expect(page.getByRole("link", { name: "Refinancing Q&A night" })).toBeVisible();
+  await page.getByLabel("Owner").selectOption({ label: "Ben Okafor" });
+  await expect(page.getByRole("link", { name: "Spring homebuyer seminar" })).toHaveCount(0);
+  await expect(page.getByRole("link", { name: "Refinancing Q&A night" })).toBeVisible();
   await nav.getByRole("link", { name: "Inbox", exact: true }).click();
   await page.getByTestId("conversations").getByRole("button", { name: /Maria Gonzalez/ }).click();
   await expect(page.getByText("YES! Count me in, can I bring my partner?").last()).toBeVisible();

@@ -3,7 +3,9 @@
 use crate::api::campaigns::{
     change_campaign_status, create_campaign, get_campaign, list_campaigns, move_enrollments, published_templates, save_campaign_graph,
 };
+use crate::api::admin::list_users;
 use crate::ui::builder::{Builder, BuilderState};
+use crate::ui::session::use_is_admin;
 use crate::domain::campaign::{
     CampaignAction, CampaignDetail, CampaignStatus, CampaignSummary, EnrollmentView, EventType, NewCampaignInput,
 };
@@ -19,12 +21,18 @@ const SELECT: &str = "mt-1 block w-full rounded-md border border-slate-300 px-3 
 #[component]
 pub fn CampaignsPage() -> impl IntoView {
     let status = RwSignal::new(String::new());
+    let owner = RwSignal::new(String::new());
     let from = RwSignal::new(String::new());
     let to = RwSignal::new(String::new());
     let campaigns = Resource::new(
-        move || (status.get(), from.get(), to.get()),
-        |(s, f, t)| list_campaigns(CampaignStatus::parse(&s), None, f.parse().ok(), t.parse().ok()),
+        move || (status.get(), owner.get(), from.get(), to.get()),
+        |(s, o, f, t)| list_campaigns(CampaignStatus::parse(&s), Uuid::parse_str(&o).ok(), f.parse().ok(), t.parse().ok()),
     );
+    let is_admin = use_is_admin();
+    // Only admins see other people's campaigns, so only they filter by owner.
+    let owners = Resource::new(move || is_admin.get(), |admin| async move {
+        if admin { list_users().await } else { Ok(Vec::new()) }
+    });
     view! {
         <PageHeader title="Campaigns" subtitle="Events and the contacts invited to them"/>
         <NewCampaignForm/>
@@ -36,6 +44,17 @@ pub fn CampaignsPage() -> impl IntoView {
                     {CampaignStatus::ALL.iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
                 </select>
             </label>
+            <Transition>
+                {move || owners.get().and_then(|r| r.ok()).filter(|l| !l.is_empty()).map(|list| view! {
+                    <label>
+                        <span class="text-slate-600">"Owner"</span>
+                        <select class=SELECT aria-label="Owner" on:change=move |ev| owner.set(event_target_value(&ev))>
+                            <option value="">"Anyone"</option>
+                            {list.into_iter().map(|u| view! { <option value=u.id.to_string()>{u.name}</option> }).collect_view()}
+                        </select>
+                    </label>
+                })}
+            </Transition>
             <label><span class="text-slate-600">"Event from"</span><input type="date" class=SELECT bind:value=from/></label>
             <label><span class="text-slate-600">"to"</span><input type="date" class=SELECT bind:value=to/></label>
         </div>
