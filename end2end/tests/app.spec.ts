@@ -1,21 +1,5 @@
 import { test, expect, Page } from "@playwright/test";
-
-const ADMIN = { email: "admin@turnout.test", password: "e2e-admin-password-1" };
-const BDR = { email: "ana@demo.turnout.local", password: "demo-password" };
-
-async function hydrated(page: Page) {
-  await page.waitForSelector("body[data-hydrated]");
-}
-
-async function signIn(page: Page, who: { email: string; password: string }) {
-  await page.goto("/login");
-  await hydrated(page);
-  await page.getByLabel("Email").fill(who.email);
-  await page.getByLabel("Password", { exact: true }).fill(who.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("signed-in-user")).toBeVisible();
-  await hydrated(page);
-}
+import { ADMIN, BDR, hydrated, signIn } from "./support";
 
 test("an admin signs in, visits every page, uses the app and signs out", async ({ page }) => {
   await page.goto("/");

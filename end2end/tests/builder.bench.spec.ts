@@ -1,4 +1,5 @@
-import { test, expect, Page } from "@playwright/test";
+import { test, expect } from "@playwright/test";
+import { ADMIN, hydrated } from "./support";
 
 // builder_200: a 200-node funnel on the builder's canvas, one node dragged for 2 s.
 // Runs only with BENCH=1 (the normal end-to-end run skips it); prints
@@ -18,7 +19,6 @@ import { test, expect, Page } from "@playwright/test";
 // page's main thread), slowing the drag and polluting the frames: off for the benchmark.
 test.use({ trace: "off", screenshot: "off" });
 
-const ADMIN = { email: "admin@turnout.test", password: "e2e-admin-password-1" };
 const KINDS: [string, object][] = [
   ["sms_send", { body: "Hi {{contact.first_name}}" }],
   ["wait", { mode: "duration", minutes: 60 }],
@@ -40,10 +40,6 @@ function graph(n: number) {
 function p95(xs: number[]) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(s.length * 0.95))];
-}
-
-async function hydrated(page: Page) {
-  await page.waitForSelector("body[data-hydrated]");
 }
 
 test("builder_200", async ({ page, browser }) => {

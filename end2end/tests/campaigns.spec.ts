@@ -1,17 +1,5 @@
-import { test, expect, Page } from "@playwright/test";
-
-const ADMIN = { email: "admin@turnout.test", password: "e2e-admin-password-1" };
-const BDR = { email: "ana@demo.turnout.local", password: "demo-password" };
-
-async function signIn(page: Page, who: { email: string; password: string }) {
-  await page.goto("/login");
-  await page.waitForSelector("body[data-hydrated]");
-  await page.getByLabel("Email").fill(who.email);
-  await page.getByLabel("Password", { exact: true }).fill(who.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("signed-in-user")).toBeVisible();
-  await page.waitForSelector("body[data-hydrated]");
-}
+import { test, expect } from "@playwright/test";
+import { ADMIN, BDR, signIn } from "./support";
 
 test("a BDR starts a campaign from a published template, activates it and imports contacts", async ({ page }) => {
   await signIn(page, BDR);

@@ -1,10 +1,5 @@
-import { test, expect, Page } from "@playwright/test";
-
-const BDR = { email: "ana@demo.turnout.local", password: "demo-password" };
-
-async function hydrated(page: Page) {
-  await page.waitForSelector("body[data-hydrated]");
-}
+import { test, expect } from "@playwright/test";
+import { BDR, hydrated } from "./support";
 
 test("a BDR imports a CSV file into her campaign and finds the people in Leads", async ({ page }) => {
   await page.goto("/login");
