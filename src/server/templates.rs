@@ -46,6 +46,9 @@ pub enum GraphOwner {
 }
 
 impl GraphOwner {
+    /// Exactly one is set, as exactly one owner column is set on a row: queries match with
+    /// `template_id = $1 OR template_version_id = $2 OR campaign_id = $3`, which, unlike
+    /// `IS NOT DISTINCT FROM`, the per-owner indexes can serve.
     fn columns(self) -> (Option<Uuid>, Option<Uuid>, Option<Uuid>) {
         match self {
             GraphOwner::TemplateDraft(id) => (Some(id), None, None),
@@ -134,8 +137,7 @@ pub async fn load_graph(db: &mut PgConnection, owner: GraphOwner) -> Result<Grap
     let nodes = sqlx::query_as!(
         NodeDraft,
         r#"SELECT key, type AS kind, name, config, pos_x AS x, pos_y AS y FROM nodes
-           WHERE template_id IS NOT DISTINCT FROM $1 AND template_version_id IS NOT DISTINCT FROM $2
-             AND campaign_id IS NOT DISTINCT FROM $3"#,
+           WHERE template_id = $1 OR template_version_id = $2 OR campaign_id = $3"#,
         template_id,
         version_id,
         campaign_id
@@ -145,8 +147,7 @@ pub async fn load_graph(db: &mut PgConnection, owner: GraphOwner) -> Result<Grap
     let edges = sqlx::query_as!(
         EdgeDraft,
         r#"SELECT from_key AS "from", to_key AS "to", condition FROM edges
-           WHERE template_id IS NOT DISTINCT FROM $1 AND template_version_id IS NOT DISTINCT FROM $2
-             AND campaign_id IS NOT DISTINCT FROM $3"#,
+           WHERE template_id = $1 OR template_version_id = $2 OR campaign_id = $3"#,
         template_id,
         version_id,
         campaign_id
@@ -166,11 +167,9 @@ async fn delete_graph(db: &mut PgConnection, owner: GraphOwner) -> Result<(), Ap
     let (template_id, version_id, campaign_id) = owner.columns();
     sqlx::query!(
         "WITH gone AS (
-           DELETE FROM nodes WHERE template_id IS NOT DISTINCT FROM $1 AND template_version_id IS NOT DISTINCT FROM $2
-             AND campaign_id IS NOT DISTINCT FROM $3
+           DELETE FROM nodes WHERE template_id = $1 OR template_version_id = $2 OR campaign_id = $3
          )
-         DELETE FROM edges WHERE template_id IS NOT DISTINCT FROM $1 AND template_version_id IS NOT DISTINCT FROM $2
-           AND campaign_id IS NOT DISTINCT FROM $3",
+         DELETE FROM edges WHERE template_id = $1 OR template_version_id = $2 OR campaign_id = $3",
         template_id,
         version_id,
         campaign_id
