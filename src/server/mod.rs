@@ -15,6 +15,7 @@ pub mod imports;
 pub mod mail;
 pub mod middleware;
 pub mod org;
+pub mod providers;
 pub mod settings;
 pub mod state;
 pub mod telemetry;
