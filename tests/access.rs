@@ -26,6 +26,7 @@ struct World {
     /// The user that admin-only writes act on, so the actors' own tokens stay valid.
     target: Uuid,
     contact: Uuid,
+    enrollment: Uuid,
     /// A CSV upload into the owner's campaign, not yet started.
     import: Uuid,
 }
@@ -45,7 +46,7 @@ async fn world(app: &TestApp, owner: &Actor) -> World {
     })
     .await
     .unwrap();
-    campaigns::enroll(pool, campaign, contact, EnrollmentStatus::NeedsBdr, None).await.unwrap();
+    let enrollment = campaigns::enroll(pool, campaign, contact, EnrollmentStatus::NeedsBdr, None).await.unwrap();
     let mut conn = pool.acquire().await.unwrap();
     let campaign_conversation = conversations::insert(&mut *conn, Some(contact), Channel::Sms, phone.as_str()).await.unwrap();
     conversations::log_message(&mut conn, &LoggedMessage {
@@ -91,7 +92,7 @@ async fn world(app: &TestApp, owner: &Actor) -> World {
         .fetch_one(pool)
         .await
         .unwrap();
-    World { campaign, template, version, content, campaign_conversation, assigned_conversation, target, contact, import }
+    World { campaign, template, version, content, campaign_conversation, assigned_conversation, target, contact, enrollment, import }
 }
 
 /// The app, the owner BDR, another BDR, the admin, and the owner's records.
@@ -159,6 +160,18 @@ async fn every_rest_route_enforces_the_access_table(pool: PgPool) {
         ("POST", format!("/api/campaigns/{}/actions", w.campaign), Some(json!({"action": "activate"})), [401, 409, 404, 409]),
         ("PUT", format!("/api/campaigns/{}/graph", w.campaign), Some(json!({"nodes": [], "edges": []})), [401, 422, 404, 422]),
         ("POST", format!("/api/campaigns/{}/enrollments/move", w.campaign), Some(json!({"enrollments": [], "to_node": "N9"})), [401, 422, 404, 422]),
+        // The owner pauses the contact; for the admin it is already paused.
+        ("POST", format!("/api/campaigns/{}/enrollments/{}/actions", w.campaign, w.enrollment), Some(json!({"action": "pause"})), [401, 200, 404, 409]),
+        // The campaign has no funnel yet: past access, the dry run and test send say so.
+        ("GET", format!("/api/campaigns/{}/dry-run", w.campaign), None, [401, 422, 404, 422]),
+        ("POST", format!("/api/campaigns/{}/test-send", w.campaign), Some(json!({"node": "N1"})), [401, 422, 404, 422]),
+        ("PUT", format!("/api/campaigns/{}/window", w.campaign), Some(json!({"start": "09:00", "end": "20:00", "days": [1, 2, 3, 4, 5], "opt_out_line": "Reply STOP to opt out"})), OWNER),
+        ("POST", format!("/api/campaigns/{}/execute-sms", w.campaign), Some(json!({"body": "Hi {{contact.first_name}}"})), [401, 202, 404, 202]),
+        ("GET", "/api/me/twilio".into(), None, SIGNED_IN),
+        ("PUT", "/api/me/twilio".into(), Some(json!({"account_sid": ""})), SIGNED_IN),
+        ("PUT", "/api/org/twilio".into(), Some(json!({"account_sid": ""})), ADMIN_ONLY),
+        // Webhooks answer to a Twilio signature, not to a session.
+        ("POST", "/api/twilio/status".into(), Some(json!({})), [403, 403, 403, 403]),
         ("GET", "/api/content".into(), None, SIGNED_IN),
         ("POST", "/api/content".into(), Some(json!({"name": "New", "channel": "sms", "body": "Hello"})), [401, 403, 403, 201]),
         ("PUT", format!("/api/content/{}", w.content), Some(json!({"name": "Edited", "channel": "sms", "body": "Hello"})), ADMIN_ONLY),
@@ -248,6 +261,12 @@ async fn every_server_function_enforces_the_access_table(pool: PgPool) {
         ("change_campaign_status", format!("id={}&action=activate", w.campaign), [401, 409, 404, 409]),
         ("save_campaign_graph", json!({"id": w.campaign, "graph": {"nodes": [], "edges": []}}).to_string(), [401, 422, 404, 422]),
         ("move_enrollments", json!({"id": w.campaign, "enrollments": [], "to_node": "N9"}).to_string(), [401, 422, 404, 422]),
+        ("act_on_enrollment", format!("id={}&enrollment={}&action=pause", w.campaign, w.enrollment), [401, 200, 404, 409]),
+        ("campaign_dry_run", format!("id={}", w.campaign), [401, 422, 404, 422]),
+        ("test_send", format!("id={}&node=N1", w.campaign), [401, 422, 404, 422]),
+        ("save_send_window", json!({"id": w.campaign, "window": {"start": "08:00", "end": "24:00", "days": [1, 2, 3, 4, 5, 6, 7], "opt_out_line": "Text STOP to quit"}}).to_string(), OWNER),
+        ("get_twilio_account", String::new(), SIGNED_IN),
+        ("set_twilio_account", "input[account_sid]=&input[auth_token]=&org=false".into(), SIGNED_IN),
         ("list_content", String::new(), SIGNED_IN),
         ("save_content", json!({"id": null, "input": {"name": "Fn", "channel": "sms", "body": "Hello"}}).to_string(), ADMIN_ONLY),
         ("preview_content", json!({"input": {"name": "P", "channel": "sms", "body": "Hi"}, "campaign_id": w.campaign, "contact_id": null}).to_string(), OWNER),

@@ -1,6 +1,6 @@
 //! Signing in and out, password resets, one's own profile.
 use crate::domain::AppError;
-use crate::domain::user::{Profile, ProfileUpdate, UserView};
+use crate::domain::user::{Profile, ProfileUpdate, TwilioAccountInput, TwilioAccountView, UserView};
 use leptos::prelude::*;
 
 /// Signs in and sets the session cookie.
@@ -79,6 +79,20 @@ pub async fn change_password(current: String, new: String) -> Result<(), AppErro
         let token = auth::change_password(&state, &user, &current, &new).await?;
         super::ctx::set_header(axum::http::header::SET_COOKIE, session::session_cookie(&token, &state.settings));
         Ok(())
+    })
+    .await
+}
+
+#[server(prefix = "/api/fn", endpoint = "get_twilio_account")]
+pub async fn get_twilio_account() -> Result<TwilioAccountView, AppError> {
+    super::ctx::signed_in(|state, user| async move { crate::server::providers::twilio_view(&state.pool, user.id).await }).await
+}
+
+/// Sets the user's own Twilio account, or with `org` (admins) the organisation's.
+#[server(prefix = "/api/fn", endpoint = "set_twilio_account")]
+pub async fn set_twilio_account(input: TwilioAccountInput, org: bool) -> Result<TwilioAccountView, AppError> {
+    super::ctx::signed_in(|state, user| async move {
+        crate::server::providers::set_twilio_account(&state.pool, &state.keys, &user, org, &input).await
     })
     .await
 }

@@ -1,6 +1,9 @@
 //! Campaigns: BDRs run their own, admins all.
 use crate::domain::AppError;
-use crate::domain::campaign::{CampaignAction, CampaignDetail, CampaignStatus, CampaignSummary, NewCampaignInput};
+use crate::domain::campaign::{
+    CampaignAction, CampaignDetail, CampaignStatus, CampaignSummary, DryRun, EnrollmentAction, NewCampaignInput, SendWindowView,
+    TestSendResult,
+};
 use crate::domain::funnel::GraphDraft;
 use crate::domain::template::PublishedVersion;
 use chrono::NaiveDate;
@@ -57,6 +60,39 @@ pub async fn save_campaign_graph(id: Uuid, graph: GraphDraft) -> Result<Campaign
 pub async fn move_enrollments(id: Uuid, enrollments: Vec<Uuid>, to_node: String) -> Result<CampaignDetail, AppError> {
     super::ctx::signed_in(|state, user| async move {
         crate::server::campaigns::move_enrollments(&state, &user, id, &enrollments, &to_node).await
+    })
+    .await
+}
+
+/// Pause, resume, remove or skip a step for one contact; resolve a send of unknown outcome.
+#[server(prefix = "/api/fn", endpoint = "act_on_enrollment")]
+pub async fn act_on_enrollment(id: Uuid, enrollment: Uuid, action: EnrollmentAction) -> Result<CampaignDetail, AppError> {
+    super::ctx::signed_in(|state, user| async move {
+        crate::server::campaigns::act_on_enrollment(&state, &user, id, enrollment, action).await
+    })
+    .await
+}
+
+/// What running the campaign would do, without sending anything.
+#[server(prefix = "/api/fn", endpoint = "campaign_dry_run")]
+pub async fn campaign_dry_run(id: Uuid) -> Result<DryRun, AppError> {
+    super::ctx::signed_in(|state, user| async move { crate::server::engine::controls::dry_run(&state, &user, id).await })
+        .await
+}
+
+/// Sends one step to the signed-in user's own phone or email.
+#[server(prefix = "/api/fn", endpoint = "test_send")]
+pub async fn test_send(id: Uuid, node: String) -> Result<TestSendResult, AppError> {
+    super::ctx::signed_in(|state, user| async move {
+        crate::server::engine::controls::test_send(&state, &user, id, &node).await
+    })
+    .await
+}
+
+#[server(prefix = "/api/fn", endpoint = "save_send_window", input = Json)]
+pub async fn save_send_window(id: Uuid, window: SendWindowView) -> Result<CampaignDetail, AppError> {
+    super::ctx::signed_in(|state, user| async move {
+        crate::server::campaigns::save_window(&state, &user, id, &window).await
     })
     .await
 }

@@ -135,6 +135,85 @@ pub struct EnrollmentView {
     pub stage_key: Option<String>,
     pub engine_state: EngineState,
     pub current_node: Option<String>,
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// Why it waits or is held (outside the send window, throttled, retrying, unknown outcome).
+    pub held_reason: Option<String>,
+}
+
+/// Where a campaign's contacts are, per funnel step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeCounts {
+    pub node: String,
+    /// Waiting for a later time (a wait, a reply window).
+    pub waiting: i64,
+    /// Due now: the engine will take them in its next batches.
+    pub due: i64,
+    /// Held: outside the send window, throttled, retrying, paused, or an outcome to resolve.
+    pub held: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub unknown: i64,
+}
+
+string_enum! {
+    /// What a user can do to one contact's run through a campaign.
+    EnrollmentAction {
+        Pause => "pause", Resume => "resume", Remove => "remove", Skip => "skip",
+        MarkSent => "mark_sent", SendAgain => "send_again",
+    }
+}
+
+impl EnrollmentAction {
+    pub fn label(self) -> &'static str {
+        match self {
+            EnrollmentAction::Pause => "Paused",
+            EnrollmentAction::Resume => "Resumed",
+            EnrollmentAction::Remove => "Removed",
+            EnrollmentAction::Skip => "Step skipped",
+            EnrollmentAction::MarkSent => "Marked as sent",
+            EnrollmentAction::SendAgain => "Sent again",
+        }
+    }
+}
+
+/// What activating (or resuming) would do, computed without sending anything.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DryRun {
+    /// Contacts the engine would work.
+    pub contacts: i64,
+    /// How many sends the funnel would make (no replies assumed).
+    pub sends: i64,
+    pub first_send_at: Option<DateTime<Utc>>,
+    pub expected_finish: Option<DateTime<Utc>>,
+    /// The earliest sends, for a look at the first contacts.
+    pub first_sends: Vec<PlannedSend>,
+    /// Steps that would not send, grouped by why.
+    pub held: Vec<HeldReason>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedSend {
+    pub contact_name: String,
+    pub node: String,
+    pub channel: Channel,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeldReason {
+    pub node: String,
+    pub reason: String,
+    pub contacts: i64,
+}
+
+/// What a test send to yourself did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestSendResult {
+    pub channel: Channel,
+    pub to: String,
+    pub provider: String,
+    pub provider_id: String,
+    pub body: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,9 +228,29 @@ pub struct CampaignDetail {
     pub enrollments: Vec<EnrollmentView>,
     /// Enrollments paused because a graph edit removed the node they were on.
     pub stranded: Vec<EnrollmentView>,
+    pub counts: Vec<NodeCounts>,
+    pub window: SendWindowView,
+}
+
+/// A campaign's send window, as its settings form shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendWindowView {
+    /// `HH:MM`
+    pub start: String,
+    pub end: String,
+    /// ISO weekdays, 1 = Monday.
+    pub days: Vec<i16>,
+    pub opt_out_line: String,
 }
 
 string_enum! {
     /// What a user can do to a campaign's status.
     CampaignAction { Activate => "activate", Pause => "pause", Resume => "resume", Complete => "complete", Archive => "archive" }
+}
+
+/// A queued one-off send (`execute-sms`): follow it as the campaign `job_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedJob {
+    pub job_id: Uuid,
+    pub queued: i64,
 }

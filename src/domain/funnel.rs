@@ -125,6 +125,12 @@ pub enum BranchRule {
 }
 
 string_enum! {
+    /// What a send step does when the provider refuses it for good: move the contact on to
+    /// the next step, or stop their funnel.
+    OnFailure { Continue => "continue", Stop => "stop" }
+}
+
+string_enum! {
     /// Which way out of a branch an edge is.
     Outcome { Yes => "yes", No => "no" }
 }
@@ -239,6 +245,7 @@ pub struct FunnelNode {
     pub key: String,
     pub name: String,
     pub step: Step,
+    pub on_failure: OnFailure,
 }
 
 /// Where a step goes next.
@@ -275,11 +282,11 @@ impl FunnelGraph {
             }
             match NodeKind::parse(&n.kind) {
                 None => issues.push(at(&n.key, format!("unknown node type '{}'", n.kind))),
-                Some(kind) => match Step::parse(kind, &n.config) {
-                    Ok(step) => {
-                        nodes.insert(n.key.clone(), FunnelNode { key: n.key.clone(), name: n.name.clone(), step });
+                Some(kind) => match (Step::parse(kind, &n.config), on_failure(&n.config)) {
+                    (Ok(step), Ok(on_failure)) => {
+                        nodes.insert(n.key.clone(), FunnelNode { key: n.key.clone(), name: n.name.clone(), step, on_failure });
                     }
-                    Err(e) => issues.push(at(&n.key, e)),
+                    (Err(e), _) | (_, Err(e)) => issues.push(at(&n.key, e)),
                 },
             }
         }
@@ -389,6 +396,13 @@ impl FunnelGraph {
 
     pub fn nodes(&self) -> impl Iterator<Item = &FunnelNode> {
         self.nodes.values()
+    }
+}
+
+fn on_failure(config: &serde_json::Value) -> Result<OnFailure, String> {
+    match config.get("on_failure").and_then(|v| v.as_str()) {
+        None => Ok(OnFailure::Continue),
+        Some(s) => OnFailure::parse(s).ok_or_else(|| format!("on_failure '{s}' is neither 'continue' nor 'stop'")),
     }
 }
 

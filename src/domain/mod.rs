@@ -72,9 +72,13 @@ pub mod merge;
 pub mod org;
 pub mod phone;
 pub mod role;
+#[cfg(feature = "ssr")]
+pub mod schedule;
 pub mod sms;
 pub mod template;
 pub mod user;
+#[cfg(feature = "ssr")]
+pub mod walk;
 
 pub use email::EmailAddress;
 pub use error::AppError;

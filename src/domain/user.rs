@@ -77,6 +77,8 @@ pub struct Profile {
     pub email: String,
     pub name: String,
     pub role: Role,
+    /// The user's own phone, for test sends to themselves.
+    pub mobile_phone: Option<String>,
     pub sms_from_number: Option<String>,
     pub vm_caller_id: Option<String>,
     pub smtp_host: Option<String>,
@@ -92,6 +94,8 @@ pub struct Profile {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ProfileUpdate {
     pub name: String,
+    #[serde(default)]
+    pub mobile_phone: String,
     pub sms_from_number: String,
     pub vm_caller_id: String,
     pub smtp_host: String,
@@ -118,4 +122,20 @@ pub fn check_new_password(password: &str) -> Result<(), String> {
     } else {
         Ok(())
     }
+}
+
+/// A Twilio account to send SMS through; an empty sid removes it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TwilioAccountInput {
+    pub account_sid: String,
+    #[serde(default)]
+    pub auth_token: String,
+}
+
+/// Which Twilio account applies, never with its token. None: the sandbox sends.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TwilioAccountView {
+    pub account_sid: Option<String>,
+    /// The user's own account rather than the organisation's.
+    pub own: bool,
 }

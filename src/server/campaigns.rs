@@ -2,8 +2,10 @@
 use crate::domain::AppError;
 use crate::domain::campaign::{
     CampaignAction, CampaignDetail, CampaignFilter, CampaignStatus, CampaignSummary, DashboardCounts, EngineState,
-    EnrollmentStatus, EnrollmentView, EventType, NewCampaignInput,
+    EnrollmentAction, EnrollmentStatus, EnrollmentView, EventType, NewCampaignInput, NodeCounts, SendWindowView,
 };
+use crate::domain::schedule::{SendWindow, format_minutes, parse_minutes};
+use crate::server::engine;
 use crate::domain::funnel::{FunnelGraph, GraphDraft};
 use crate::domain::merge::MergeValues;
 use crate::domain::template::TemplateStatus;
@@ -280,16 +282,19 @@ pub async fn create(state: &AppState, actor: &AuthUser, input: &NewCampaignInput
 
 pub async fn detail(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<CampaignDetail, AppError> {
     let summary = get(pool, user, id).await?;
-    let k = sqlx::query!("SELECT join_link, sender_id, graph_version FROM campaigns WHERE id = $1", id)
-        .fetch_one(pool)
-        .await?;
+    let k = sqlx::query!(
+        "SELECT join_link, sender_id, graph_version, window_start, window_end, window_days, opt_out_line FROM campaigns WHERE id = $1",
+        id
+    )
+    .fetch_one(pool)
+    .await?;
     let mut conn = pool.acquire().await?;
     let graph = templates::load_graph(&mut conn, GraphOwner::Campaign(id)).await?;
     let issues = FunnelGraph::parse(&graph).err().unwrap_or_default();
     let rows = sqlx::query_as!(
         EnrollmentView,
         r#"SELECT e.id, e.contact_id, c.name AS contact_name, e.status AS "status: EnrollmentStatus", e.stage_key,
-                  e.engine_state AS "engine_state: EngineState", e.current_node
+                  e.engine_state AS "engine_state: EngineState", e.current_node, e.next_run_at, e.held_reason
            FROM enrollments e JOIN contacts c ON c.id = e.contact_id
            WHERE e.campaign_id = $1
            ORDER BY (e.engine_state = 'paused' AND e.current_node IS NOT NULL
@@ -306,7 +311,15 @@ pub async fn detail(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<Campaign
         .filter(|e| e.engine_state == EngineState::Paused && e.current_node.as_deref().is_some_and(|n| !keys.contains(n)))
         .cloned()
         .collect();
+    let counts = node_counts(&mut conn, id, Utc::now()).await?;
     Ok(CampaignDetail {
+        counts,
+        window: SendWindowView {
+            start: format_minutes(k.window_start),
+            end: format_minutes(k.window_end),
+            days: k.window_days,
+            opt_out_line: k.opt_out_line,
+        },
         summary,
         join_link: k.join_link,
         sender_id: k.sender_id,
@@ -341,6 +354,20 @@ pub async fn act(state: &AppState, user: &AuthUser, id: Uuid, action: CampaignAc
     sqlx::query!("UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1", id, next as CampaignStatus)
         .execute(&mut *tx)
         .await?;
+    match next {
+        // Stopping ends every contact's run; a send in flight still records its outcome.
+        S::Completed | S::Archived => {
+            sqlx::query!(
+                "UPDATE enrollments SET engine_state = 'stopped', next_run_at = NULL, updated_at = now()
+                 WHERE campaign_id = $1 AND engine_state IN ('active', 'paused', 'held')",
+                id
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        S::Active => engine::wake(&mut *tx).await?,
+        _ => {}
+    }
     audit::record(&mut *tx, Some(user.id), &format!("campaign.{action}"), "campaign", Some(id), Some(serde_json::json!({ "status": current })), Some(serde_json::json!({ "status": next }))).await?;
     tx.commit().await?;
     detail(&state.pool, user, id).await
@@ -417,6 +444,292 @@ pub async fn move_enrollments(
         return Err(AppError::unprocessable("Only paused contacts of this campaign can be moved"));
     }
     audit::record(&mut *tx, Some(user.id), "campaign.enrollments_moved", "campaign", Some(id), None, Some(serde_json::json!({ "to": to_node, "count": moved }))).await?;
+    engine::wake(&mut *tx).await?;
     tx.commit().await?;
     detail(&state.pool, user, id).await
+}
+
+/// Marks every enrollment of the contacts at this address as opted out.
+pub async fn opt_out(db: &mut sqlx::PgConnection, channel: crate::domain::campaign::Channel, address: &str) -> Result<u64, AppError> {
+    use crate::domain::campaign::Channel;
+    let by_email = channel == Channel::Email;
+    Ok(sqlx::query!(
+        "UPDATE enrollments SET status = 'Opted Out', updated_at = now()
+         WHERE status <> 'Opted Out' AND contact_id IN (
+           SELECT id FROM contacts WHERE CASE WHEN $2 THEN lower(email) = lower($1) ELSE phone = $1 END)",
+        address,
+        by_email
+    )
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
+/// Per funnel step: contacts waiting, due and held there, and the messages it sent.
+pub async fn node_counts(db: &mut sqlx::PgConnection, id: Uuid, now: DateTime<Utc>) -> Result<Vec<NodeCounts>, AppError> {
+    let rows = sqlx::query!(
+        r#"WITH at AS (
+             SELECT current_node AS node,
+                    count(*) FILTER (WHERE engine_state = 'active' AND next_run_at > $2 AND held_reason IS NULL) AS waiting,
+                    count(*) FILTER (WHERE engine_state = 'active' AND next_run_at <= $2) AS due,
+                    count(*) FILTER (WHERE engine_state IN ('held', 'paused')
+                                     OR (engine_state = 'active' AND next_run_at > $2 AND held_reason IS NOT NULL)) AS held
+             FROM enrollments WHERE campaign_id = $1 AND current_node IS NOT NULL GROUP BY current_node
+           ), sent AS (
+             SELECT node_key AS node,
+                    count(*) FILTER (WHERE send_state = 'sent') AS sent,
+                    count(*) FILTER (WHERE send_state IN ('failed', 'cancelled')) AS failed,
+                    count(*) FILTER (WHERE send_state = 'unknown') AS unknown
+             FROM messages WHERE campaign_id = $1 AND direction = 'out' AND node_key IS NOT NULL GROUP BY node_key
+           )
+           SELECT coalesce(at.node, sent.node) AS "node!", coalesce(at.waiting, 0) AS "waiting!", coalesce(at.due, 0) AS "due!",
+                  coalesce(at.held, 0) AS "held!", coalesce(sent.sent, 0) AS "sent!", coalesce(sent.failed, 0) AS "failed!",
+                  coalesce(sent.unknown, 0) AS "unknown!"
+           FROM at FULL JOIN sent ON sent.node = at.node
+           ORDER BY 1"#,
+        id,
+        now
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| NodeCounts { node: r.node, waiting: r.waiting, due: r.due, held: r.held, sent: r.sent, failed: r.failed, unknown: r.unknown })
+        .collect())
+}
+
+/// Sets a campaign's send window and opt-out line.
+pub async fn save_window(state: &AppState, user: &AuthUser, id: Uuid, w: &SendWindowView) -> Result<CampaignDetail, AppError> {
+    get(&state.pool, user, id).await?;
+    let time = |s: &str| parse_minutes(s).ok_or_else(|| AppError::unprocessable(format!("'{s}' is not a time (HH:MM, up to 24:00)")));
+    let mut days = w.days.clone();
+    days.sort();
+    days.dedup();
+    let window = SendWindow { start: time(&w.start)?, end: time(&w.end)?, days };
+    window.check().map_err(AppError::unprocessable)?;
+    let mut tx = state.pool.begin().await?;
+    sqlx::query!(
+        "UPDATE campaigns SET window_start = $2, window_end = $3, window_days = $4, opt_out_line = $5, updated_at = now() WHERE id = $1",
+        id,
+        window.start,
+        window.end,
+        &window.days,
+        w.opt_out_line.trim()
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit::record(&mut *tx, Some(user.id), "campaign.window_saved", "campaign", Some(id), None, Some(serde_json::json!(w))).await?;
+    tx.commit().await?;
+    detail(&state.pool, user, id).await
+}
+
+/// A user's action on one contact's run. Skipping a send moves past it (an unknown send
+/// stays unknown); skipping a branch takes its "no" way.
+pub async fn act_on_enrollment(
+    state: &AppState,
+    user: &AuthUser,
+    id: Uuid,
+    enrollment: Uuid,
+    action: EnrollmentAction,
+) -> Result<CampaignDetail, AppError> {
+    use EnrollmentAction as A;
+    get(&state.pool, user, id).await?;
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let e = sqlx::query!(
+        r#"SELECT engine_state AS "engine_state: EngineState", current_node, step_seq FROM enrollments
+           WHERE id = $1 AND campaign_id = $2 FOR UPDATE"#,
+        enrollment,
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::not_found("Contact in this campaign"))?;
+    let state_now = e.engine_state;
+    let refuse = || AppError::conflict(format!("The contact is {state_now}; it cannot {action}"));
+    let key = format!("{enrollment}:{}", e.step_seq);
+    match (action, state_now) {
+        (A::Pause, EngineState::Active | EngineState::Held) => {
+            set_engine_state(&mut tx, enrollment, EngineState::Paused, None).await?;
+        }
+        (A::Resume, EngineState::Paused) => {
+            set_engine_state(&mut tx, enrollment, EngineState::Active, Some(now)).await?;
+        }
+        (A::Remove, s) if s != EngineState::Removed => {
+            set_engine_state(&mut tx, enrollment, EngineState::Removed, None).await?;
+        }
+        (A::MarkSent | A::SendAgain, EngineState::Held) => {
+            let to = if action == A::MarkSent { "sent" } else { "queued" };
+            let changed = sqlx::query!(
+                "UPDATE messages SET send_state = $2, error = NULL WHERE idempotency_key = $1 AND send_state = 'unknown'",
+                key,
+                to
+            )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                return Err(AppError::conflict("The contact has no send to resolve"));
+            }
+            set_engine_state(&mut tx, enrollment, EngineState::Active, Some(now)).await?;
+        }
+        (A::Skip, EngineState::Active | EngineState::Paused | EngineState::Held) => {
+            let graph = templates::load_graph(&mut tx, GraphOwner::Campaign(id)).await?;
+            let graph = FunnelGraph::parse(&graph).map_err(|_| AppError::conflict("The funnel has problems; fix it first"))?;
+            let current = e.current_node.clone().ok_or_else(|| AppError::conflict("The contact has not started the funnel yet"))?;
+            let next = match graph.next(&current) {
+                Some(crate::domain::funnel::Next::Then(n)) => Some(n.clone()),
+                Some(crate::domain::funnel::Next::Branch { no, .. }) => Some(no.clone()),
+                _ => None,
+            };
+            sqlx::query!(
+                "UPDATE enrollments SET current_node = $2, step_seq = step_seq + 1, entered_at = $3::timestamptz, last_step_at = $3,
+                        next_run_at = CASE WHEN $2::text IS NULL THEN NULL ELSE $3 END, attempts = 0, held_reason = NULL,
+                        engine_state = CASE WHEN $2::text IS NULL THEN 'finished' WHEN engine_state = 'held' THEN 'active' ELSE engine_state END,
+                        lease_until = NULL, updated_at = now()
+                 WHERE id = $1",
+                enrollment,
+                next,
+                now
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        _ => return Err(refuse()),
+    }
+    sqlx::query!(
+        "INSERT INTO engine_events (id, enrollment_id, node_key, kind, detail, at) VALUES ($1, $2, $3, 'user', $4, $5)",
+        Uuid::now_v7(),
+        enrollment,
+        e.current_node,
+        format!("{} by {}", action.label(), user.email),
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit::record(&mut *tx, Some(user.id), &format!("enrollment.{action}"), "enrollment", Some(enrollment), Some(serde_json::json!({ "engine_state": state_now })), None).await?;
+    engine::wake(&mut *tx).await?;
+    tx.commit().await?;
+    detail(&state.pool, user, id).await
+}
+
+async fn set_engine_state(db: &mut sqlx::PgConnection, id: Uuid, to: EngineState, due: Option<DateTime<Utc>>) -> Result<(), AppError> {
+    sqlx::query!(
+        "UPDATE enrollments SET engine_state = $2, next_run_at = coalesce($3, next_run_at), held_reason = NULL,
+                attempts = CASE WHEN $2 = 'active' THEN 0 ELSE attempts END, updated_at = now()
+         WHERE id = $1",
+        id,
+        to as EngineState,
+        due
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// `POST /api/campaigns/:id/execute-sms`, kept for API clients of the first version: queues
+/// one SMS to every contact of the campaign as a child campaign with a single SMS step, so
+/// the engine sends it with the same windows, throttles, compliance and crash safety.
+/// Answers at once with the child's id to follow its progress.
+pub async fn execute_sms(state: &AppState, user: &AuthUser, id: Uuid, body: Option<&str>) -> Result<crate::domain::campaign::QueuedJob, AppError> {
+    use crate::domain::funnel::{Content, NodeDraft, Step};
+    let parent = get(&state.pool, user, id).await?;
+    if matches!(parent.status, CampaignStatus::Completed | CampaignStatus::Archived) {
+        return Err(AppError::conflict(format!("The campaign is {}; it sends nothing more", parent.status)));
+    }
+    let mut tx = state.pool.begin().await?;
+    let text = match body.map(str::trim).filter(|b| !b.is_empty()) {
+        Some(b) => b.to_string(),
+        None => {
+            // The funnel's first SMS step, in the order contacts reach it.
+            let draft = templates::load_graph(&mut tx, GraphOwner::Campaign(id)).await?;
+            let graph = content::inline(&mut tx, draft).await?;
+            let parsed = FunnelGraph::parse(&graph).map_err(|_| AppError::unprocessable("Give the message text: the funnel has problems"))?;
+            first_sms(&parsed).ok_or_else(|| AppError::unprocessable("The funnel has no SMS step; give the message text"))?
+        }
+    };
+    crate::domain::merge::MergeTemplate::parse(&text).map_err(AppError::unprocessable)?;
+    let k = sqlx::query!(
+        "SELECT event_type, join_link, sender_id, window_start, window_end, window_days, opt_out_line FROM campaigns WHERE id = $1",
+        id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let child = sqlx::query_scalar!(
+        "INSERT INTO campaigns (id, name, status, event_type, event_start, event_time_zone, venue, join_link, owner_id, sender_id,
+                                window_start, window_end, window_days, opt_out_line, parent_id)
+         VALUES ($1, $2, 'active', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+        Uuid::now_v7(),
+        format!("{} · one-off SMS", parent.name),
+        k.event_type,
+        parent.event_start,
+        parent.event_time_zone,
+        parent.venue,
+        k.join_link,
+        parent.owner_id,
+        k.sender_id,
+        k.window_start,
+        k.window_end,
+        &k.window_days,
+        k.opt_out_line,
+        id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let node = NodeDraft {
+        key: "N1".into(),
+        kind: Step::Sms(Content::Inline { subject: None, body: text.clone() }).kind().as_str().into(),
+        name: "One-off SMS".into(),
+        config: serde_json::json!({ "body": text }),
+        x: 0.0,
+        y: 0.0,
+    };
+    templates::insert_graph(&mut tx, GraphOwner::Campaign(child), &GraphDraft { nodes: vec![node], edges: vec![] }).await?;
+    let contacts = sqlx::query!(
+        "SELECT contact_id, status, custom_fields, sms_introduced FROM enrollments
+         WHERE campaign_id = $1 AND engine_state <> 'removed' AND status <> 'Opted Out'",
+        id
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let queued = contacts.len() as i64;
+    sqlx::query!(
+        "INSERT INTO enrollments (id, campaign_id, contact_id, status, custom_fields, sms_introduced)
+         SELECT u.id, $1, u.contact, u.status, u.custom, u.intro
+         FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::jsonb[], $6::bool[]) AS u(id, contact, status, custom, intro)",
+        child,
+        &contacts.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>(),
+        &contacts.iter().map(|c| c.contact_id).collect::<Vec<_>>(),
+        &contacts.iter().map(|c| c.status.clone()).collect::<Vec<_>>(),
+        &contacts.iter().map(|c| c.custom_fields.clone()).collect::<Vec<_>>(),
+        &contacts.iter().map(|c| c.sms_introduced).collect::<Vec<_>>()
+    )
+    .execute(&mut *tx)
+    .await?;
+    audit::record(&mut *tx, Some(user.id), "campaign.execute_sms", "campaign", Some(id), None, Some(serde_json::json!({ "job_id": child, "queued": queued }))).await?;
+    engine::wake(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(crate::domain::campaign::QueuedJob { job_id: child, queued })
+}
+
+/// The first SMS step a contact reaches (yes-ways first at branches).
+fn first_sms(g: &FunnelGraph) -> Option<String> {
+    use crate::domain::funnel::{Content, Next, Step};
+    let mut seen = std::collections::BTreeSet::new();
+    let mut queue = std::collections::VecDeque::from([g.entry().key.clone()]);
+    while let Some(k) = queue.pop_front() {
+        if !seen.insert(k.clone()) {
+            continue;
+        }
+        let node = g.node(&k)?;
+        if let Step::Sms(Content::Inline { body, .. }) = &node.step {
+            return Some(body.clone());
+        }
+        match g.next(&k) {
+            Some(Next::Then(n)) => queue.push_back(n.clone()),
+            Some(Next::Branch { yes, no }) => queue.extend([yes.clone(), no.clone()]),
+            _ => {}
+        }
+    }
+    None
 }

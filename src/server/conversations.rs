@@ -138,3 +138,36 @@ pub async fn timeline(pool: &PgPool, user: &AuthUser, contact_id: Uuid) -> Resul
     .fetch_all(pool)
     .await?)
 }
+
+/// Records a provider's delivery report on the message it names: by Turnout's own message
+/// id when the callback URL carries it, else by the provider's id. Returns false when no
+/// message matches (a report for a message sent elsewhere).
+pub async fn record_delivery(
+    pool: &PgPool,
+    message: Option<Uuid>,
+    providers: &[&str],
+    provider_message_id: &str,
+    status: &str,
+    error_code: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let providers: Vec<String> = providers.iter().map(|p| p.to_string()).collect();
+    let found = sqlx::query!(
+        "UPDATE messages SET
+           delivery_status = CASE WHEN delivery_rank($3) >= delivery_rank(delivery_status) THEN $3 ELSE delivery_status END,
+           error_code = coalesce($4, error_code),
+           delivered_at = CASE WHEN $3 = 'delivered' THEN coalesce(delivered_at, $5) ELSE delivered_at END
+         WHERE provider = ANY($1) AND CASE WHEN $6::uuid IS NULL THEN provider_message_id = $2
+                                           ELSE id = $6 AND coalesce(provider_message_id, $2) = $2 END",
+        &providers,
+        provider_message_id,
+        status,
+        error_code,
+        at,
+        message
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(found > 0)
+}

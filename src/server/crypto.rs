@@ -13,6 +13,8 @@ const NONCE_LEN: usize = 24;
 pub struct Keys {
     seal: XChaCha20Poly1305,
     jwt_secret: [u8; 32],
+    sandbox_token: String,
+    link_key: [u8; 32],
 }
 
 impl Keys {
@@ -32,7 +34,39 @@ impl Keys {
         Self {
             seal: XChaCha20Poly1305::new((&seal_key).into()),
             jwt_secret: derive(master, b"turnout jwt v1"),
+            sandbox_token: URL_SAFE_NO_PAD.encode(derive(master, b"turnout sandbox v1")),
+            link_key: derive(master, b"turnout links v1"),
         }
+    }
+
+    /// Signs the sandbox provider's delivery reports.
+    pub fn sandbox_token(&self) -> &str {
+        &self.sandbox_token
+    }
+
+    /// A link token carrying `data` that only this app could have made (e.g. the one-click
+    /// unsubscribe link in every email): the data, a dot, a truncated HMAC-SHA256.
+    pub fn sign_link(&self, data: &str) -> String {
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(data), URL_SAFE_NO_PAD.encode(self.link_mac(data)))
+    }
+
+    /// The data of a token `sign_link` made, or `None` when it was altered.
+    pub fn open_link(&self, token: &str) -> Option<String> {
+        let (data, mac) = token.split_once('.')?;
+        let data = String::from_utf8(URL_SAFE_NO_PAD.decode(data).ok()?).ok()?;
+        let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
+        use subtle::ConstantTimeEq;
+        bool::from(mac.ct_eq(&self.link_mac(&data))).then_some(data)
+    }
+
+    fn link_mac(&self, data: &str) -> [u8; 16] {
+        use hmac::{Hmac, Mac};
+        let mut out = [0u8; 16];
+        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.link_key) {
+            mac.update(data.as_bytes());
+            out.copy_from_slice(&mac.finalize().into_bytes()[..16]);
+        }
+        out
     }
 
     pub fn jwt_secret(&self) -> &[u8] {

@@ -68,7 +68,7 @@ mod tests {
     use axum::http::HeaderValue;
 
     #[test]
-    fn origin_matches_public_url_or_host() {
+    fn origin_matches_public_base_url_or_host() {
         let mut h = HeaderMap::new();
         assert!(!origin_is_own(&h, "http://127.0.0.1:3000"));
         h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:3000"));

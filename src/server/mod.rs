@@ -3,11 +3,13 @@ pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod campaigns;
+pub mod clock;
 pub mod contacts;
 pub mod content;
 pub mod conversations;
 pub mod crypto;
 pub mod db;
+pub mod engine;
 pub mod error;
 pub mod files;
 pub mod http;
@@ -21,6 +23,7 @@ pub mod state;
 pub mod telemetry;
 pub mod templates;
 pub mod users;
+pub mod webhooks;
 pub mod zones;
 
 use crate::ui::{App, shell};
@@ -79,6 +82,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), String>
     let shutdown = state.shutdown.clone();
     // Imports queued or interrupted before this start are picked up at once.
     tokio::spawn(imports::worker(state.clone()));
+    let mut engine = engine::spawn(&state);
     let app = router(state);
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown({
@@ -92,13 +96,20 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), String>
                 shutdown.cancel();
             }
         });
-    tokio::select! {
+    let served = tokio::select! {
         r = server => r.map_err(|e| format!("server error: {e}")),
         _ = async { shutdown.cancelled().await; tokio::time::sleep(drain).await } => {
             tracing::warn!(seconds = drain.as_secs(), "drain timeout reached; exiting with requests in flight");
             Ok(())
         }
+    };
+    // Workers stop claiming on shutdown and finish the batch in hand; a batch cut short by
+    // the drain timeout is safe too: its leases run out and its sends are reconciled.
+    shutdown.cancel();
+    if tokio::time::timeout(drain, async { while engine.join_next().await.is_some() {} }).await.is_err() {
+        tracing::warn!("engine workers still busy at the drain timeout; their leases will expire");
     }
+    served
 }
 
 async fn termination() {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
     pub turnout_addr: SocketAddr,
-    pub public_url: String,
+    pub public_base_url: String,
     pub database_url: String,
     pub database_max_connections: u32,
     pub turnout_data_dir: PathBuf,
@@ -27,13 +27,23 @@ pub struct Settings {
     pub login_attempts_per_ip_per_minute: u32,
     pub login_attempts_per_account_per_minute: u32,
     pub drain_timeout_s: u64,
+    pub engine_workers: usize,
+    pub engine_batch_size: i64,
+    pub engine_lease_s: i64,
+    pub engine_poll_ms: u64,
+    pub engine_concurrency: usize,
+    pub engine_max_attempts: i32,
+    pub sms_per_second_per_number: f64,
+    pub email_per_day_per_sender: i32,
+    pub twilio_api_base: String,
+    pub provider_timeout_s: u64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             turnout_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
-            public_url: String::new(),
+            public_base_url: String::new(),
             database_url: "postgres://postgres@127.0.0.1:5432/turnout".into(),
             database_max_connections: 20,
             turnout_data_dir: PathBuf::from("./data"),
@@ -52,6 +62,16 @@ impl Default for Settings {
             login_attempts_per_ip_per_minute: 20,
             login_attempts_per_account_per_minute: 5,
             drain_timeout_s: 30,
+            engine_workers: 2,
+            engine_batch_size: 500,
+            engine_lease_s: 120,
+            engine_poll_ms: 1000,
+            engine_concurrency: 64,
+            engine_max_attempts: 6,
+            sms_per_second_per_number: 1.0,
+            email_per_day_per_sender: 2000,
+            twilio_api_base: "https://api.twilio.com".into(),
+            provider_timeout_s: 30,
         }
     }
 }
@@ -74,14 +94,14 @@ impl Settings {
 
     /// The origin users reach the app at, without a trailing slash.
     pub fn public_origin(&self) -> String {
-        if self.public_url.is_empty() {
+        if self.public_base_url.is_empty() {
             format!("http://{}", self.turnout_addr)
         } else {
-            self.public_url.trim_end_matches('/').to_string()
+            self.public_base_url.trim_end_matches('/').to_string()
         }
     }
 
     pub fn secure_cookies(&self) -> bool {
-        self.public_url.starts_with("https://")
+        self.public_base_url.starts_with("https://")
     }
 }

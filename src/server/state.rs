@@ -1,5 +1,8 @@
 //! What every request handler and server function shares, passed as axum state and Leptos context.
 use crate::server::auth::limiter::LoginLimiter;
+use crate::server::clock::{Clock, SystemClock};
+use crate::server::engine::GraphCache;
+use crate::server::providers::Providers;
 use crate::server::crypto::Keys;
 use crate::server::mail::SystemMailer;
 use crate::server::settings::Settings;
@@ -24,6 +27,12 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Wakes the import worker when an import is queued.
     pub imports: Arc<Notify>,
+    /// The engine's "now"; a manual clock in tests and benchmarks.
+    pub clock: Arc<dyn Clock>,
+    /// Wakes this process's engine workers (NOTIFYs from any process end up here).
+    pub engine_wake: Arc<Notify>,
+    pub graphs: Arc<GraphCache>,
+    pub providers: Arc<Providers>,
 }
 
 impl AppState {
@@ -35,20 +44,32 @@ impl AppState {
             .site_pkg_dir("pkg")
             .site_addr(settings.turnout_addr)
             .build();
+        let keys = Arc::new(keys);
+        let providers = Arc::new(Providers::new(pool.clone(), &settings, keys.clone())?);
         Ok(Self {
             pool,
             limiter: Arc::new(LoginLimiter::new(
                 settings.login_attempts_per_ip_per_minute,
                 settings.login_attempts_per_account_per_minute,
             )),
-            keys: Arc::new(keys),
+            keys,
             settings: Arc::new(settings),
             mailer,
             started: Instant::now(),
             leptos,
             shutdown: CancellationToken::new(),
             imports: Arc::new(Notify::new()),
+            clock: Arc::new(SystemClock),
+            engine_wake: Arc::new(Notify::new()),
+            graphs: Arc::new(GraphCache::default()),
+            providers,
         })
+    }
+
+    /// The same state on another clock (tests and benchmarks).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 }
 

@@ -245,7 +245,7 @@ fn required_name(name: &str) -> Result<String, AppError> {
 
 pub async fn profile(db: impl PgExecutor<'_>, id: Uuid) -> Result<Profile, AppError> {
     let r = sqlx::query!(
-        r#"SELECT id, email, name, role AS "role: Role", sms_from_number, vm_caller_id, smtp_host, smtp_port,
+        r#"SELECT id, email, name, role AS "role: Role", mobile_phone, sms_from_number, vm_caller_id, smtp_host, smtp_port,
                   smtp_username, smtp_tls AS "smtp_tls: SmtpTls", smtp_from_email,
                   smtp_password_enc IS NOT NULL AS "smtp_password_set!"
            FROM users WHERE id = $1"#,
@@ -259,6 +259,7 @@ pub async fn profile(db: impl PgExecutor<'_>, id: Uuid) -> Result<Profile, AppEr
         email: r.email,
         name: r.name,
         role: r.role,
+        mobile_phone: r.mobile_phone,
         sms_from_number: r.sms_from_number,
         vm_caller_id: r.vm_caller_id,
         smtp_host: r.smtp_host,
@@ -283,6 +284,7 @@ pub async fn update_profile(state: &AppState, user: &AuthUser, u: ProfileUpdate)
     };
     let name = required_name(&u.name)?;
     let sms_from = phone("SMS from-number", &u.sms_from_number)?;
+    let mobile = phone("Mobile number", &u.mobile_phone)?;
     let vm_caller = phone("Voicemail caller id", &u.vm_caller_id)?;
     let smtp_port = opt(&u.smtp_port)
         .map(|p| p.parse::<u16>().ok().filter(|p| *p > 0))
@@ -305,7 +307,7 @@ pub async fn update_profile(state: &AppState, user: &AuthUser, u: ProfileUpdate)
         "UPDATE users SET name = $2, sms_from_number = $3, vm_caller_id = $4, smtp_host = $5, smtp_port = $6,
                 smtp_username = $7, smtp_tls = $8, smtp_from_email = $9,
                 smtp_password_enc = CASE WHEN $10 THEN $11 ELSE smtp_password_enc END,
-                updated_at = now()
+                mobile_phone = $12, updated_at = now()
          WHERE id = $1",
         user.id,
         name,
@@ -317,7 +319,8 @@ pub async fn update_profile(state: &AppState, user: &AuthUser, u: ProfileUpdate)
         smtp_tls as SmtpTls,
         smtp_from,
         set_secret,
-        sealed
+        sealed,
+        mobile
     )
     .execute(&mut *tx)
     .await?;

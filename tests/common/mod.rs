@@ -1,6 +1,8 @@
 //! Starts Turnout on a random port with its own database, as a user would reach it.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod twilio;
+
 use chrono::{Duration, Utc};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
@@ -8,7 +10,9 @@ use sqlx::PgPool;
 use std::path::PathBuf;
 use tokio::net::TcpListener;
 use turnout::domain::{EmailAddress, Role};
+use std::sync::Arc;
 use turnout::server::auth::{password, token};
+use turnout::server::clock::{Clock, ManualClock, SystemClock};
 use turnout::server::crypto::Keys;
 use turnout::server::settings::Settings;
 use turnout::server::state::AppState;
@@ -34,6 +38,8 @@ pub fn test_settings() -> Settings {
         turnout_data_dir: data_dir,
         admin_email: ADMIN_EMAIL.into(),
         admin_password: ADMIN_PASSWORD.into(),
+        // Tests run the engine's batches themselves (`run_engine`), at times they choose.
+        engine_workers: 0,
         ..Settings::default()
     }
 }
@@ -50,11 +56,25 @@ pub async fn spawn_with(pool: PgPool, settings: Settings) -> TestApp {
 }
 
 /// Starts serving without touching the database.
-pub async fn start(pool: PgPool, mut settings: Settings) -> TestApp {
+pub async fn start(pool: PgPool, settings: Settings) -> TestApp {
+    start_on(pool, settings, Arc::new(SystemClock)).await
+}
+
+/// The app with its engine on a manual clock and no background workers: the test runs the
+/// engine's batches itself (`run_engine`), so every step happens at a time it chose.
+pub async fn spawn_engine(pool: PgPool, clock: Arc<ManualClock>, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings();
+    tweak(&mut settings);
+    let app = start_on(pool, settings, clock).await;
+    bootstrap::run(&app.state).await.expect("bootstrap");
+    app
+}
+
+pub async fn start_on(pool: PgPool, mut settings: Settings, clock: Arc<dyn Clock>) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     settings.turnout_addr = listener.local_addr().expect("addr");
     let data_dir = settings.turnout_data_dir.clone();
-    let state = AppState::new(pool.clone(), settings, Keys::from_master(&[42u8; 32])).expect("state");
+    let state = AppState::new(pool.clone(), settings, Keys::from_master(&[42u8; 32])).expect("state").with_clock(clock);
     tokio::spawn(turnout::server::serve(listener, state.clone()));
     let base = format!("http://{}", state.settings.turnout_addr);
     TestApp { base, pool, state, data_dir, client: Client::new() }
@@ -146,6 +166,22 @@ impl TestApp {
             req = req.header("cookie", format!("turnout_session={t}"));
         }
         req.send().await.expect("request")
+    }
+}
+
+impl TestApp {
+    /// Runs engine batches until nothing is due at the clock's current time; returns the
+    /// provider calls made.
+    pub async fn run_engine(&self) -> usize {
+        let mut calls = 0;
+        for _ in 0..10_000 {
+            let r = turnout::server::engine::run_once(&self.state).await.expect("engine batch");
+            calls += r.calls;
+            if r.claimed == 0 {
+                return calls;
+            }
+        }
+        panic!("the engine never ran out of due work");
     }
 }
 

@@ -1,8 +1,8 @@
 use crate::domain::AppError;
-use crate::domain::user::{LoginRequest, LoginResponse, PasswordChange, Profile, ProfileUpdate, UserView};
+use crate::domain::user::{LoginRequest, LoginResponse, PasswordChange, Profile, ProfileUpdate, TwilioAccountInput, TwilioAccountView, UserView};
 use crate::server::auth::{self, AuthUser, session};
 use crate::server::state::AppState;
-use crate::server::users;
+use crate::server::{providers, users};
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, header};
@@ -73,4 +73,18 @@ pub async fn change_password(
     let token = auth::change_password(&state, &user, &body.current, &body.new).await?;
     let cookie = session::session_cookie(&token, &state.settings);
     Ok(([(header::SET_COOKIE, cookie)], Json(serde_json::json!({ "token": token }))).into_response())
+}
+
+/// The Twilio account the user's SMS go through (own, else the organisation's).
+pub async fn twilio(State(state): State<AppState>, user: AuthUser) -> Result<Json<TwilioAccountView>, AppError> {
+    Ok(Json(providers::twilio_view(&state.pool, user.id).await?))
+}
+
+pub async fn set_twilio(State(state): State<AppState>, user: AuthUser, Json(input): Json<TwilioAccountInput>) -> Result<Json<TwilioAccountView>, AppError> {
+    Ok(Json(providers::set_twilio_account(&state.pool, &state.keys, &user, false, &input).await?))
+}
+
+/// Admins: the organisation's Twilio account, used by everyone without their own.
+pub async fn set_org_twilio(State(state): State<AppState>, user: AuthUser, Json(input): Json<TwilioAccountInput>) -> Result<Json<TwilioAccountView>, AppError> {
+    Ok(Json(providers::set_twilio_account(&state.pool, &state.keys, &user, true, &input).await?))
 }

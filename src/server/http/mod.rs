@@ -7,6 +7,8 @@ mod health;
 mod leads;
 mod records;
 mod templates;
+mod twilio;
+mod unsubscribe;
 mod users;
 
 use crate::server::state::AppState;
@@ -28,6 +30,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/me", get(account::me))
         .route("/api/me/profile", get(account::profile).put(account::update_profile))
         .route("/api/me/password", post(account::change_password))
+        .route("/api/me/twilio", get(account::twilio).put(account::set_twilio))
+        .route("/api/org/twilio", put(account::set_org_twilio))
         .route("/api/users", get(users::list).post(users::create))
         .route("/api/users/{id}", patch(users::update))
         .route("/api/users/{id}/reset-password", post(users::reset_password))
@@ -44,6 +48,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/campaigns/{id}/actions", post(campaigns::act))
         .route("/api/campaigns/{id}/graph", put(campaigns::save_graph))
         .route("/api/campaigns/{id}/enrollments/move", post(campaigns::move_enrollments))
+        .route("/api/campaigns/{id}/enrollments/{enrollment}/actions", post(campaigns::enrollment_action))
+        .route("/api/campaigns/{id}/dry-run", get(campaigns::dry_run))
+        .route("/api/campaigns/{id}/test-send", post(campaigns::test_send))
+        .route("/api/campaigns/{id}/window", put(campaigns::save_window))
+        .route("/api/campaigns/{id}/execute-sms", post(campaigns::execute_sms))
         .route("/api/content", get(content::list).post(content::create))
         .route("/api/content/preview", post(content::preview))
         .route("/api/content/{id}", put(content::update))
@@ -57,5 +66,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/imports/{id}", get(leads::get_import))
         .route("/api/imports/{id}/start", post(leads::start_import))
         .route("/api/imports/{id}/issues.csv", get(leads::import_issues))
+        .route("/api/twilio/status", post(twilio::status))
+        .route("/unsubscribe/{token}", get(unsubscribe::confirm).post(unsubscribe::unsubscribe))
         .route("/api/{*rest}", any(|| async { AppError::not_found("API route") }))
 }

@@ -67,3 +67,306 @@ pub trait Provider: Send + Sync {
     fn send(&self, m: &Outgoing) -> impl Future<Output = Result<Accepted, SendError>> + Send;
     fn reconcile(&self, m: &Outgoing) -> impl Future<Output = Reconciled> + Send;
 }
+
+pub mod sandbox;
+pub mod smtp;
+
+use crate::domain::AppError;
+use crate::domain::campaign::Channel;
+use crate::server::crypto::Keys;
+use crate::server::settings::Settings;
+use sandbox::Sandbox;
+use smtp::{SmtpIdentity, SmtpSender};
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use twilio::TwilioClient;
+
+/// The sandbox's Twilio-shaped account: its delivery reports are signed with a token derived
+/// from the app key, so the status route verifies them like Twilio's own.
+pub const SANDBOX_ACCOUNT_SID: &str = "ACsandbox000000000000000000000000";
+
+/// A message's own status-callback URL: the report names the message even when it arrives
+/// before the provider's id is recorded (Twilio can report "sent" within milliseconds).
+pub fn status_callback_url(base: &str, message: Uuid) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}m={message}")
+}
+
+/// The provider one message goes through.
+#[derive(Clone)]
+pub enum Route {
+    Twilio(Arc<TwilioClient>),
+    Smtp(Arc<SmtpSender>),
+    Sandbox(Arc<Sandbox>),
+}
+
+impl Route {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Route::Twilio(p) => p.name(),
+            Route::Smtp(p) => p.name(),
+            Route::Sandbox(p) => p.name(),
+        }
+    }
+
+    pub async fn send(&self, m: &Outgoing) -> Result<Accepted, SendError> {
+        match self {
+            Route::Twilio(p) => p.send(m).await,
+            Route::Smtp(p) => p.send(m).await,
+            Route::Sandbox(p) => p.send(m).await,
+        }
+    }
+
+    pub async fn reconcile(&self, m: &Outgoing) -> Reconciled {
+        match self {
+            Route::Twilio(p) => p.reconcile(m).await,
+            Route::Smtp(p) => p.reconcile(m).await,
+            Route::Sandbox(p) => p.reconcile(m).await,
+        }
+    }
+}
+
+/// Who a campaign sends as: the sender's numbers and mail identity, and the Twilio account
+/// that applies (their own, else the organisation's).
+#[derive(Debug, Clone)]
+pub struct SenderIdentity {
+    pub user_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub sms_from_number: Option<String>,
+    pub smtp_host: Option<String>,
+    pub smtp_port: Option<i32>,
+    pub smtp_username: Option<String>,
+    pub smtp_password_enc: Option<Vec<u8>>,
+    pub smtp_tls: String,
+    pub smtp_from_email: Option<String>,
+    pub twilio_sid: Option<String>,
+    pub twilio_secret_enc: Option<Vec<u8>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Loads sender identities; owns `provider_credentials`.
+pub async fn senders(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<SenderIdentity>, AppError> {
+    Ok(sqlx::query_as!(
+        SenderIdentity,
+        r#"SELECT u.id AS user_id, u.name, u.email, u.sms_from_number, u.smtp_host, u.smtp_port, u.smtp_username,
+                  u.smtp_password_enc, u.smtp_tls, u.smtp_from_email,
+                  t.account_sid AS "twilio_sid?", t.secret_enc AS "twilio_secret_enc?",
+                  greatest(u.updated_at, t.updated_at) AS "updated_at!"
+           FROM users u
+           LEFT JOIN LATERAL (
+             SELECT account_sid, secret_enc, updated_at FROM provider_credentials p
+             WHERE p.provider = 'twilio' AND (p.user_id = u.id OR p.user_id IS NULL)
+             ORDER BY p.user_id NULLS LAST LIMIT 1
+           ) t ON true
+           WHERE u.id = ANY($1)"#,
+        ids
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The auth token of a Twilio account Turnout knows (the sandbox's included), for verifying
+/// webhooks that name it.
+pub async fn twilio_token(pool: &PgPool, keys: &Keys, account_sid: &str) -> Result<Option<String>, AppError> {
+    if account_sid == SANDBOX_ACCOUNT_SID {
+        return Ok(Some(keys.sandbox_token().to_string()));
+    }
+    let sealed = sqlx::query_scalar!(
+        "SELECT secret_enc FROM provider_credentials WHERE provider = 'twilio' AND account_sid = $1 LIMIT 1",
+        account_sid
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(sealed.and_then(|s| keys.open(&s).ok()))
+}
+
+/// Sets (or with `None` removes) a Twilio account: the organisation's when `user_id` is None.
+pub async fn save_twilio(
+    db: &mut sqlx::PgConnection,
+    keys: &Keys,
+    user_id: Option<Uuid>,
+    account: Option<(&str, &str)>,
+) -> Result<(), AppError> {
+    sqlx::query!(
+        "DELETE FROM provider_credentials WHERE provider = 'twilio' AND user_id IS NOT DISTINCT FROM $1",
+        user_id
+    )
+    .execute(&mut *db)
+    .await?;
+    if let Some((sid, token)) = account {
+        let sealed = keys.seal(token).map_err(|e| crate::server::error::internal("sealing a secret", e))?;
+        sqlx::query!(
+            "INSERT INTO provider_credentials (id, provider, user_id, account_sid, secret_enc) VALUES ($1, 'twilio', $2, $3, $4)",
+            Uuid::now_v7(),
+            user_id,
+            sid,
+            sealed
+        )
+        .execute(&mut *db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Which Twilio account applies to a user (own, organisation's), without its secret.
+pub async fn twilio_account(pool: &PgPool, user_id: Option<Uuid>) -> Result<Option<(String, bool)>, AppError> {
+    Ok(sqlx::query!(
+        r#"SELECT account_sid, user_id IS NOT NULL AS "own!" FROM provider_credentials
+           WHERE provider = 'twilio' AND (user_id = $1 OR user_id IS NULL)
+           ORDER BY user_id NULLS LAST LIMIT 1"#,
+        user_id
+    )
+    .fetch_optional(pool)
+    .await?
+    .map(|r| (r.account_sid, r.own)))
+}
+
+/// Builds and caches provider clients; the sandbox when no credentials are set.
+pub struct Providers {
+    http: reqwest::Client,
+    keys: Arc<Keys>,
+    twilio_base: String,
+    status_url: String,
+    timeout: Duration,
+    sandbox_sms: Arc<Sandbox>,
+    sandbox_email: Arc<Sandbox>,
+    twilio: Mutex<HashMap<(String, Vec<u8>), Arc<TwilioClient>>>,
+    smtp: Mutex<HashMap<Uuid, (DateTime<Utc>, Arc<SmtpSender>)>>,
+}
+
+impl Providers {
+    pub fn new(pool: PgPool, settings: &Settings, keys: Arc<Keys>) -> Result<Self, String> {
+        let timeout = Duration::from_secs(settings.provider_timeout_s.max(1));
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(256)
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        let status_url = format!("{}/api/twilio/status", settings.public_origin());
+        let sandbox = |channel| {
+            Arc::new(Sandbox::new(
+                pool.clone(),
+                http.clone(),
+                channel,
+                status_url.clone(),
+                SANDBOX_ACCOUNT_SID.into(),
+                keys.sandbox_token().to_string(),
+            ))
+        };
+        Ok(Self {
+            sandbox_sms: sandbox(Channel::Sms),
+            sandbox_email: sandbox(Channel::Email),
+            http,
+            keys,
+            twilio_base: settings.twilio_api_base.trim_end_matches('/').to_string(),
+            status_url,
+            timeout,
+            twilio: Mutex::new(HashMap::new()),
+            smtp: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The route and from-number for a sender's SMS.
+    pub fn sms(&self, s: &SenderIdentity) -> Result<(Route, String), String> {
+        let (Some(sid), Some(sealed)) = (&s.twilio_sid, &s.twilio_secret_enc) else {
+            let from = s.sms_from_number.clone().unwrap_or_else(|| "+15005550006".into());
+            return Ok((Route::Sandbox(self.sandbox_sms.clone()), from));
+        };
+        let from = s
+            .sms_from_number
+            .clone()
+            .ok_or_else(|| format!("{} has no SMS number (Settings › Sending identities)", s.name))?;
+        let mut cache = self.twilio.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (sid.clone(), sealed.clone());
+        if let Some(c) = cache.get(&key) {
+            return Ok((Route::Twilio(c.clone()), from));
+        }
+        let token = self.keys.open(sealed).map_err(|_| "the Twilio auth token cannot be read; enter it again".to_string())?;
+        let client = Arc::new(TwilioClient::new(self.http.clone(), self.twilio_base.clone(), sid.clone(), token, Some(self.status_url.clone())));
+        cache.insert(key, client.clone());
+        Ok((Route::Twilio(client), from))
+    }
+
+    /// The route and From address for a sender's email.
+    pub fn email(&self, s: &SenderIdentity) -> Result<(Route, String), String> {
+        let from = match &s.smtp_from_email {
+            Some(f) => format!("{} <{f}>", s.name.replace(['<', '>', '"'], "")),
+            None => format!("{} <{}>", s.name.replace(['<', '>', '"'], ""), s.email),
+        };
+        let Some(host) = &s.smtp_host else {
+            return Ok((Route::Sandbox(self.sandbox_email.clone()), from));
+        };
+        let mut cache = self.smtp.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, c)) = cache.get(&s.user_id) {
+            if *at == s.updated_at {
+                return Ok((Route::Smtp(c.clone()), from));
+            }
+        }
+        let password = match &s.smtp_password_enc {
+            Some(sealed) => Some(self.keys.open(sealed).map_err(|_| "the SMTP password cannot be read; enter it again".to_string())?),
+            None => None,
+        };
+        let id = SmtpIdentity {
+            host,
+            port: s.smtp_port.and_then(|p| u16::try_from(p).ok()).unwrap_or(587),
+            tls: &s.smtp_tls,
+            username: s.smtp_username.as_deref(),
+            password,
+        };
+        let sender = Arc::new(SmtpSender::new(&id, self.timeout)?);
+        cache.insert(s.user_id, (s.updated_at, sender.clone()));
+        Ok((Route::Smtp(sender), from))
+    }
+
+    pub fn route_for(&self, channel: Channel, s: &SenderIdentity) -> Result<(Route, String), String> {
+        match channel {
+            Channel::Sms => self.sms(s),
+            Channel::Email => self.email(s),
+            Channel::Voicemail => Err("voicemail drops are not available yet".into()),
+        }
+    }
+}
+
+/// Sets or removes a Twilio account: the user's own, or with `org` the organisation's
+/// (admins only). Returns the account that now applies to the actor.
+pub async fn set_twilio_account(
+    pool: &PgPool,
+    keys: &Keys,
+    actor: &crate::server::auth::AuthUser,
+    org: bool,
+    input: &crate::domain::user::TwilioAccountInput,
+) -> Result<crate::domain::user::TwilioAccountView, AppError> {
+    if org {
+        actor.require_admin()?;
+    }
+    let sid = input.account_sid.trim();
+    let token = input.auth_token.trim();
+    let account = if sid.is_empty() {
+        None
+    } else {
+        if !(sid.len() == 34 && sid.starts_with("AC") && sid[2..].chars().all(|c| c.is_ascii_alphanumeric())) {
+            return Err(AppError::unprocessable("A Twilio Account SID is AC followed by 32 letters and digits"));
+        }
+        if token.is_empty() {
+            return Err(AppError::unprocessable("Enter the account's auth token"));
+        }
+        Some((sid, token))
+    };
+    let owner = (!org).then_some(actor.id);
+    let mut tx = pool.begin().await?;
+    save_twilio(&mut tx, keys, owner, account).await?;
+    let after = serde_json::json!({ "scope": if org { "organisation" } else { "own" }, "account_sid": account.map(|a| a.0) });
+    crate::server::audit::record(&mut *tx, Some(actor.id), "provider.twilio_saved", "user", owner, None, Some(after)).await?;
+    tx.commit().await?;
+    twilio_view(pool, actor.id).await
+}
+
+pub async fn twilio_view(pool: &PgPool, user_id: Uuid) -> Result<crate::domain::user::TwilioAccountView, AppError> {
+    Ok(match twilio_account(pool, Some(user_id)).await? {
+        Some((sid, own)) => crate::domain::user::TwilioAccountView { account_sid: Some(sid), own },
+        None => crate::domain::user::TwilioAccountView::default(),
+    })
+}

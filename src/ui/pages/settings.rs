@@ -27,6 +27,7 @@ fn ProfileForm(profile: Profile) -> impl IntoView {
     let toasts = use_toasts();
     let text = |v: Option<String>| RwSignal::new(v.unwrap_or_default());
     let name = RwSignal::new(profile.name.clone());
+    let mobile = text(profile.mobile_phone.clone());
     let sms = text(profile.sms_from_number.clone());
     let vm = text(profile.vm_caller_id.clone());
     let host = text(profile.smtp_host.clone());
@@ -47,6 +48,7 @@ fn ProfileForm(profile: Profile) -> impl IntoView {
         };
         let update = ProfileUpdate {
             name: name.get_untracked(),
+            mobile_phone: mobile.get_untracked(),
             sms_from_number: sms.get_untracked(),
             vm_caller_id: vm.get_untracked(),
             smtp_host: host.get_untracked(),
@@ -61,6 +63,7 @@ fn ProfileForm(profile: Profile) -> impl IntoView {
                 Ok(p) => {
                     // Show the numbers as stored, in E.164.
                     sms.set(p.sms_from_number.unwrap_or_default());
+                    mobile.set(p.mobile_phone.unwrap_or_default());
                     vm.set(p.vm_caller_id.unwrap_or_default());
                     secret.set(String::new());
                     clear_secret.set(false);
@@ -78,7 +81,7 @@ fn ProfileForm(profile: Profile) -> impl IntoView {
             <p class="text-sm text-slate-500">{profile.email.clone()}" · "{profile.role.label()}</p>
             <div class="mt-4 grid gap-4 sm:grid-cols-2">
                 <TextField label="Display name" name="name" value=name required=true/>
-                <div></div>
+                <TextField label="Your mobile (for test sends)" name="mobile_phone" value=mobile kind="tel" placeholder="+1 555 010 0000"/>
                 <TextField label="SMS from-number" name="sms_from_number" value=sms kind="tel" placeholder="+1 555 010 0000"/>
                 <TextField label="Voicemail caller id" name="vm_caller_id" value=vm kind="tel" placeholder="+1 555 010 0000"/>
             </div>

@@ -1,0 +1,2 @@
+pub mod twilio;
+pub mod twilio_signature;
