@@ -21,6 +21,7 @@ pub mod state;
 pub mod telemetry;
 pub mod templates;
 pub mod users;
+pub mod webhooks;
 pub mod zones;
 
 use crate::ui::{App, shell};

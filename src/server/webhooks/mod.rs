@@ -1,0 +1,2 @@
+//! Callbacks providers post to Turnout.
+pub mod twilio_signature;
