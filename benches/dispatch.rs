@@ -24,7 +24,7 @@ use turnout::server::crypto::Keys;
 use turnout::server::settings::Settings;
 use turnout::server::state::AppState;
 use turnout::server::templates::{self, GraphOwner};
-use turnout::server::{db, engine, providers, users};
+use turnout::server::{db, engine, org, providers, users};
 use uuid::Uuid;
 
 const N: i64 = 100_000;
@@ -37,6 +37,7 @@ async fn main() {
     let mut admin = PgConnection::connect(&format!("{server}/postgres")).await.expect("connect");
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut admin).await.expect("drop");
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create");
+    turnout::server::telemetry::init("text");
     let defaults = Settings::default();
     let pool = db::connect(&url, defaults.database_max_connections).await.expect("pool");
     db::migrate(&pool).await.expect("migrate");
@@ -58,6 +59,7 @@ async fn main() {
         settings.engine_workers, settings.engine_batch_size, settings.engine_concurrency
     );
     let state = AppState::new(pool.clone(), settings, Keys::from_master(&[7u8; 32])).expect("state");
+    org::seed(&pool, "Bench", "America/New_York").await.expect("org");
     let user = users::insert(&pool, &EmailAddress::parse("bench@turnout.test").unwrap(), "Bench", Role::Bdr, None).await.expect("user");
     sqlx::query!("UPDATE users SET sms_from_number = '+15550100000' WHERE id = $1", user.id).execute(&pool).await.expect("number");
     let mut conn = pool.acquire().await.expect("conn");

@@ -106,3 +106,10 @@ CREATE FUNCTION delivery_rank(status text) RETURNS integer IMMUTABLE LANGUAGE sq
         WHEN 'delivered' THEN 4 WHEN 'undelivered' THEN 4 WHEN 'failed' THEN 4 WHEN 'canceled' THEN 4
         WHEN 'read' THEN 5 ELSE 0 END
 $$;
+
+-- When the contact last wrote to us: a "replied" branch compares it with the last send.
+ALTER TABLE contacts ADD COLUMN last_inbound_at timestamptz;
+UPDATE contacts c SET last_inbound_at = r.at
+FROM (SELECT v.contact_id, max(m.created_at) AS at FROM conversations v JOIN messages m ON m.conversation_id = v.id
+      WHERE m.direction = 'in' AND v.contact_id IS NOT NULL GROUP BY v.contact_id) r
+WHERE r.contact_id = c.id;

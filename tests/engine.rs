@@ -110,17 +110,25 @@ pub async fn engine_state(app: &TestApp, enrollment: uuid::Uuid) -> (String, Opt
     (r.engine_state, r.current_node, r.next_run_at, r.held_reason)
 }
 
-/// A reply from the contact of an enrollment, as the inbox records one.
+/// A reply from the contact of an enrollment, recorded as the inbox records one.
 async fn reply(app: &TestApp, enrollment: uuid::Uuid, at: DateTime<Utc>) {
-    sqlx::query!(
-        "INSERT INTO messages (id, conversation_id, direction, body, created_at)
-         SELECT $2, v.id, 'in', 'Count me in!', $3 FROM enrollments e JOIN conversations v ON v.contact_id = e.contact_id AND v.channel = 'sms'
-         WHERE e.id = $1",
-        enrollment,
-        uuid::Uuid::now_v7(),
-        at
+    let conversation = sqlx::query_scalar!(
+        "SELECT v.id FROM enrollments e JOIN conversations v ON v.contact_id = e.contact_id AND v.channel = 'sms' WHERE e.id = $1",
+        enrollment
     )
-    .execute(&app.pool)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    turnout::server::conversations::log_message(&mut conn, &turnout::server::conversations::LoggedMessage {
+        conversation_id: conversation,
+        direction: turnout::domain::campaign::Direction::In,
+        body: "Count me in!",
+        subject: None,
+        provider: "sandbox",
+        campaign_id: None,
+        at,
+    })
     .await
     .unwrap();
 }

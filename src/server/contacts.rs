@@ -1,11 +1,11 @@
 //! Contacts: one row per person across campaigns. Owns `contacts`.
 //! The shared fields (name, company, time zone) are visible wherever a user shares the
 //! contact; campaign data only within the user's campaigns.
-use crate::domain::campaign::EnrollmentStatus;
-use crate::domain::contact::{BulkStatusChange, ContactDetail, Lead, LeadFilter, LeadPage, csv_safe};
+use crate::domain::campaign::{Channel, Direction, EnrollmentStatus};
+use crate::domain::contact::{BulkStatusChange, ContactDetail, Lead, LeadFilter, LeadPage, TimelineEntry, TimelineEvent, csv_safe};
 use crate::domain::{AppError, E164Phone, EmailAddress};
 use crate::server::auth::AuthUser;
-use crate::server::{campaigns, conversations};
+use crate::server::campaigns;
 use crate::server::error::internal;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
@@ -126,7 +126,7 @@ pub async fn detail(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<ContactD
     .ok_or_else(|| AppError::not_found("Contact"))?;
     let filter = LeadFilter { contact_id: Some(id), ..LeadFilter::default() };
     let enrollments = leads(pool, user, &filter, None, None).await?.leads;
-    let timeline = conversations::timeline(pool, user, id).await?;
+    let timeline = timeline(pool, user, id).await?;
     Ok(ContactDetail {
         id: c.id,
         name: c.name,
@@ -138,6 +138,55 @@ pub async fn detail(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<ContactD
         enrollments,
         timeline,
     })
+}
+
+/// A contact's messages and engine steps the user may see, newest first: a message when the
+/// user may see its conversation (assigned to them, or of their campaign), a step when the
+/// campaign is theirs (admins see all).
+async fn timeline(pool: &PgPool, user: &AuthUser, contact_id: Uuid) -> Result<Vec<TimelineEntry>, AppError> {
+    let rows = sqlx::query!(
+        r#"SELECT t.at AS "at!", t.campaign_name, t.node, t.is_message AS "is_message!", t.channel AS "channel: Channel",
+                  t.direction AS "direction: Direction", t.subject, t.body AS "body!", t.kind, t.send_state, t.delivery_status, t.error
+           FROM (
+             SELECT m.id, m.created_at AS at, k.name AS campaign_name, m.node_key AS node, true AS is_message, c.channel,
+                    m.direction, m.subject, m.body, NULL::text AS kind, m.send_state, m.delivery_status, m.error
+             FROM messages m
+             JOIN conversations c ON c.id = m.conversation_id
+             LEFT JOIN campaigns k ON k.id = m.campaign_id
+             WHERE c.contact_id = $3 AND ($2 OR c.assigned_to = $1 OR k.owner_id = $1)
+             UNION ALL
+             SELECT v.id, v.at, k.name, v.node_key, false, NULL, NULL, NULL, v.detail, v.kind, NULL, NULL, NULL
+             FROM engine_events v
+             JOIN enrollments e ON e.id = v.enrollment_id
+             JOIN campaigns k ON k.id = e.campaign_id
+             WHERE e.contact_id = $3 AND ($2 OR k.owner_id = $1)
+           ) t
+           ORDER BY t.at DESC, t.id DESC
+           LIMIT 500"#,
+        user.id,
+        user.is_admin(),
+        contact_id
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let event = match (r.is_message, r.channel, r.direction) {
+                (true, Some(channel), Some(direction)) => TimelineEvent::Message {
+                    channel,
+                    direction,
+                    subject: r.subject,
+                    body: r.body,
+                    send_state: r.send_state,
+                    delivery_status: r.delivery_status,
+                    error: r.error,
+                },
+                _ => TimelineEvent::Step { kind: r.kind.unwrap_or_default(), detail: r.body },
+            };
+            TimelineEntry { at: r.at, campaign_name: r.campaign_name, node: r.node, event }
+        })
+        .collect())
 }
 
 /// Contacts and their enrollments matching the filter as CSV, one row per enrollment, with
@@ -186,4 +235,17 @@ pub async fn bulk_set_status(pool: &PgPool, user: &AuthUser, change: &BulkStatus
         return Err(AppError::unprocessable("Choose the leads to change"));
     }
     campaigns::set_status(pool, user, &ids, change.status).await
+}
+
+/// Notes that the contact behind a conversation wrote to us (the engine's "replied" branches).
+pub async fn record_inbound(db: &mut sqlx::PgConnection, conversation_id: Uuid, at: chrono::DateTime<chrono::Utc>) -> Result<(), AppError> {
+    sqlx::query!(
+        "UPDATE contacts SET last_inbound_at = GREATEST(last_inbound_at, $2)
+         WHERE id = (SELECT contact_id FROM conversations WHERE id = $1)",
+        conversation_id,
+        at
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }

@@ -2,7 +2,6 @@
 //! A BDR sees the messages of their own campaigns and conversations assigned to them.
 use crate::domain::AppError;
 use crate::domain::campaign::{Channel, ConversationDetail, ConversationSummary, Direction, MessageView};
-use crate::domain::contact::TimelineEntry;
 use crate::server::auth::AuthUser;
 use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool};
@@ -115,28 +114,10 @@ pub async fn log_message(db: &mut sqlx::PgConnection, m: &LoggedMessage<'_>) -> 
     )
     .execute(&mut *db)
     .await?;
+    if m.direction == Direction::In {
+        crate::server::contacts::record_inbound(&mut *db, m.conversation_id, m.at).await?;
+    }
     Ok(id)
-}
-
-/// A contact's messages the user may see, newest first.
-pub async fn timeline(pool: &PgPool, user: &AuthUser, contact_id: Uuid) -> Result<Vec<TimelineEntry>, AppError> {
-    Ok(sqlx::query_as!(
-        TimelineEntry,
-        r#"SELECT m.created_at AS at, c.channel AS "channel: Channel", m.direction AS "direction: Direction",
-                  m.subject, m.body, k.name AS "campaign_name?"
-           FROM messages m
-           JOIN conversations c ON c.id = m.conversation_id
-           LEFT JOIN campaigns k ON k.id = m.campaign_id
-           WHERE c.contact_id = $3
-             AND ($2 OR c.assigned_to = $1 OR k.owner_id = $1)
-           ORDER BY m.created_at DESC, m.id DESC
-           LIMIT 500"#,
-        user.id,
-        user.is_admin(),
-        contact_id
-    )
-    .fetch_all(pool)
-    .await?)
 }
 
 /// Records a provider's delivery report on the message it names: by Turnout's own message

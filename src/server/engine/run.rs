@@ -44,7 +44,9 @@ pub(crate) struct CampaignCtx {
 pub async fn run_once(state: &AppState) -> Result<Report, AppError> {
     let now = state.clock.now();
     let lease = Duration::seconds(state.settings.engine_lease_s.max(5));
-    let claimed = store::claim(&state.pool, now, now + lease, state.settings.engine_batch_size.max(1)).await?;
+    // The claim's row locks last until the sends are recorded; in-flight sends then hold a lease.
+    let mut tx = state.pool.begin().await?;
+    let claimed = store::claim(&mut tx, now, state.settings.engine_batch_size.max(1)).await?;
     if claimed.is_empty() {
         return Ok(Report::default());
     }
@@ -59,19 +61,16 @@ pub async fn run_once(state: &AppState) -> Result<Report, AppError> {
     let mut out = Outcomes::default();
     let mut pending = Vec::new();
     for c in claimed.iter() {
-        let (Some(ctx), Some(contact)) = (ctxs.get(&c.campaign_id), contacts.get(&c.contact_id)) else {
-            // The contact or campaign went away between claim and now.
-            out.updates.push(release(c, now));
-            continue;
-        };
+        // A campaign or contact deleted since the claim: nothing to do.
+        let (Some(ctx), Some(contact)) = (ctxs.get(&c.campaign_id), contacts.get(&c.contact_id)) else { continue };
         let job = Job { claimed: c.clone(), ctx: ctx.clone(), contact: contact.clone() };
-        if let Some(p) = plan(state, job, &org, now, &mut out) {
+        if let Some(mut p) = plan(state, job, &org, now, &mut out) {
+            p.update.lease_until = Some(now + lease);
             pending.push(p);
         }
     }
     let report = Report { claimed: claimed.len(), calls: 0 };
 
-    let mut tx = state.pool.begin().await?;
     let calls = record(state, &mut tx, pending, now, &mut out).await?;
     out.write(&mut tx).await?;
     tx.commit().await?;
@@ -190,7 +189,7 @@ impl Job {
             held_reason: None,
             stage: None,
             sms_introduced: c.sms_introduced,
-            keep_lease: false,
+            lease_until: None,
         }
     }
 
@@ -256,7 +255,7 @@ impl Outcomes {
 
     /// After a send step ran (or failed for good): on along the funnel, or stop per the node.
     fn after_send(&mut self, job: &Job, node: &FunnelNode, mut u: EnrollmentUpdate, failed: Option<String>, now: DateTime<Utc>) {
-        u.keep_lease = false;
+        u.lease_until = None;
         u.attempts = 0;
         u.held_reason = None;
         if let Some(reason) = failed {
@@ -274,24 +273,6 @@ impl Outcomes {
             Ok(w) => self.walked(job, u, w, now),
             Err(e) => self.pause(job, e, now),
         }
-    }
-}
-
-fn release(c: &Claimed, now: DateTime<Utc>) -> EnrollmentUpdate {
-    EnrollmentUpdate {
-        id: c.id,
-        state: EngineState::Active,
-        node: c.current_node.clone(),
-        next_run_at: Some(now),
-        step_seq: c.step_seq,
-        entered_at: c.entered_at,
-        last_step_at: c.last_step_at,
-        last_sent_at: c.last_sent_at,
-        attempts: c.attempts,
-        held_reason: None,
-        stage: None,
-        sms_introduced: c.sms_introduced,
-        keep_lease: false,
     }
 }
 
@@ -366,8 +347,7 @@ fn plan(state: &AppState, job: Job, org: &OrgSettings, now: DateTime<Utc>, out: 
     let mut sending = Outcomes::default();
     sending.walked(&job, u, at_send, now);
     out.events.append(&mut sending.events);
-    let mut update = sending.updates.pop()?;
-    update.keep_lease = true;
+    let update = sending.updates.pop()?;
     let channel = match node.step {
         Step::Sms(_) => Channel::Sms,
         Step::Email(_) => Channel::Email,
@@ -537,7 +517,7 @@ async fn record(
         } else {
             let until = if later.is_empty() { now + Duration::seconds(1) } else { later.remove(0) };
             let mut u = p.update.clone();
-            u.keep_lease = false;
+            u.lease_until = None;
             u.next_run_at = Some(until);
             u.held_reason = Some(format!("Throttled ({}) until {}", id, until.format("%H:%M:%S UTC")));
             out.updates.push(u);
@@ -709,7 +689,7 @@ async fn finish(state: &AppState, results: Vec<Called>) -> Result<(), AppError> 
             Outcome::Retry { message, after, ambiguous } => {
                 let attempts = p.job.claimed.attempts + 1;
                 let mut u = p.update.clone();
-                u.keep_lease = false;
+                u.lease_until = None;
                 if attempts >= state.settings.engine_max_attempts {
                     let reason = format!("Gave up after {attempts} tries: {message}");
                     msgs.push(SendResult { error: Some(reason.clone()), ..result("failed") });
@@ -729,7 +709,7 @@ async fn finish(state: &AppState, results: Vec<Called>) -> Result<(), AppError> 
                 let reason = format!("Unknown whether the message went out ({why}); resolve it on the campaign page");
                 msgs.push(SendResult { error: Some(reason.clone()), ..result("unknown") });
                 let mut u = p.update.clone();
-                u.keep_lease = false;
+                u.lease_until = None;
                 u.state = EngineState::Held;
                 u.next_run_at = None;
                 u.held_reason = Some(reason.clone());

@@ -24,29 +24,31 @@ pub struct Claimed {
     pub created_at: DateTime<Utc>,
 }
 
-/// Due enrollments of running campaigns, leased until `lease_until`.
-pub async fn claim(pool: &PgPool, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> Result<Vec<Claimed>, AppError> {
+/// Locks due enrollments of running campaigns for this batch's transaction; other workers
+/// skip them. Those whose send is still in flight when it commits keep a lease instead
+/// (`EnrollmentUpdate::lease_until`). The running campaigns are read first so the claim
+/// walks the due-time index in order and stops at `limit`.
+pub async fn claim(db: &mut PgConnection, now: DateTime<Utc>, limit: i64) -> Result<Vec<Claimed>, AppError> {
+    let running = sqlx::query_scalar!("SELECT id FROM campaigns WHERE status = 'active'").fetch_all(&mut *db).await?;
+    if running.is_empty() {
+        return Ok(Vec::new());
+    }
     Ok(sqlx::query_as!(
         Claimed,
-        r#"WITH due AS (
-             SELECT e.id FROM enrollments e
-             WHERE e.engine_state = 'active' AND e.next_run_at <= $1
-               AND (e.lease_until IS NULL OR e.lease_until <= $1)
-               AND EXISTS (SELECT 1 FROM campaigns k WHERE k.id = e.campaign_id AND k.status = 'active')
-             ORDER BY e.next_run_at
-             LIMIT $3
-             FOR UPDATE OF e SKIP LOCKED
-           )
-           UPDATE enrollments e SET lease_until = $2
-           FROM due WHERE e.id = due.id
-           RETURNING e.id, e.campaign_id, e.contact_id, e.status AS "status: EnrollmentStatus", e.current_node,
-                     e.step_seq, e.entered_at, e.last_step_at, e.last_sent_at, e.attempts, e.sms_introduced,
-                     e.custom_fields, e.created_at"#,
+        r#"SELECT e.id, e.campaign_id, e.contact_id, e.status AS "status: EnrollmentStatus", e.current_node,
+                  e.step_seq, e.entered_at, e.last_step_at, e.last_sent_at, e.attempts, e.sms_introduced,
+                  e.custom_fields, e.created_at
+           FROM enrollments e
+           WHERE e.engine_state = 'active' AND e.next_run_at <= $1
+             AND (e.lease_until IS NULL OR e.lease_until <= $1) AND e.campaign_id = ANY($3)
+           ORDER BY e.next_run_at
+           LIMIT $2
+           FOR UPDATE SKIP LOCKED"#,
         now,
-        lease_until,
-        limit
+        limit,
+        &running
     )
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?)
 }
 
@@ -71,10 +73,7 @@ pub struct ContactFacts {
 pub async fn contacts(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<ContactFacts>, AppError> {
     Ok(sqlx::query_as!(
         ContactFacts,
-        r#"SELECT c.id, c.name, c.phone, c.email, c.company, c.time_zone,
-                  (SELECT max(m.created_at) FROM conversations v JOIN messages m ON m.conversation_id = v.id
-                   WHERE v.contact_id = c.id AND m.direction = 'in') AS last_reply_at
-           FROM contacts c WHERE c.id = ANY($1)"#,
+        "SELECT id, name, phone, email, company, time_zone, last_inbound_at AS last_reply_at FROM contacts WHERE id = ANY($1)",
         ids
     )
     .fetch_all(pool)
@@ -125,8 +124,9 @@ pub struct EnrollmentUpdate {
     /// `None` keeps the stage it has.
     pub stage: Option<String>,
     pub sms_introduced: bool,
-    /// A send is in flight: the lease stays until its outcome is recorded.
-    pub keep_lease: bool,
+    /// Set while a send is in flight: no other worker takes the enrollment before this
+    /// (after a crash, the step is reconciled once it passes).
+    pub lease_until: Option<DateTime<Utc>>,
 }
 
 /// Writes the updates. A contact a user paused or removed meanwhile keeps that state (its
@@ -142,10 +142,10 @@ pub async fn update_enrollments(db: &mut PgConnection, u: &[EnrollmentUpdate]) -
              current_node = u.node, next_run_at = u.next_run_at, step_seq = u.seq, entered_at = u.entered_at,
              last_step_at = u.last_step_at, last_sent_at = u.last_sent_at, attempts = u.attempts,
              held_reason = u.held, stage_key = coalesce(u.stage, e.stage_key), sms_introduced = u.intro,
-             lease_until = CASE WHEN u.keep_lease THEN e.lease_until END, updated_at = now()
+             lease_until = u.lease_until, updated_at = now()
            FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::int[], $6::timestamptz[],
-                       $7::timestamptz[], $8::timestamptz[], $9::int[], $10::text[], $11::text[], $12::bool[], $13::bool[])
-                AS u(id, state, node, next_run_at, seq, entered_at, last_step_at, last_sent_at, attempts, held, stage, intro, keep_lease)
+                       $7::timestamptz[], $8::timestamptz[], $9::int[], $10::text[], $11::text[], $12::bool[], $13::timestamptz[])
+                AS u(id, state, node, next_run_at, seq, entered_at, last_step_at, last_sent_at, attempts, held, stage, intro, lease_until)
            WHERE e.id = u.id"#,
         &u.iter().map(|x| x.id).collect::<Vec<_>>(),
         &u.iter().map(|x| x.state.as_str().to_string()).collect::<Vec<_>>(),
@@ -159,7 +159,7 @@ pub async fn update_enrollments(db: &mut PgConnection, u: &[EnrollmentUpdate]) -
         &u.iter().map(|x| x.held_reason.clone()).collect::<Vec<_>>() as &[Option<String>],
         &u.iter().map(|x| x.stage.clone()).collect::<Vec<_>>() as &[Option<String>],
         &u.iter().map(|x| x.sms_introduced).collect::<Vec<_>>(),
-        &u.iter().map(|x| x.keep_lease).collect::<Vec<_>>()
+        &col(|x| x.lease_until) as &[Option<DateTime<Utc>>]
     )
     .execute(db)
     .await?;
