@@ -288,3 +288,54 @@ async fn bulk_status_changes_reach_only_the_users_own_leads(pool: PgPool) {
     let (_, page) = common::json(app.call("GET", "/api/contacts?status=Received%20RSVP", Some(&ana.token), None).await).await;
     assert_eq!(page["total"], 2);
 }
+
+async fn timeline(app: &TestApp, who: &Actor, contact: Uuid) -> Vec<Value> {
+    let (status, c) = common::json(app.call("GET", &format!("/api/contacts/{contact}"), Some(&who.token), None).await).await;
+    assert_eq!(status, 200, "{c}");
+    c["timeline"].as_array().cloned().unwrap_or_default()
+}
+
+#[sqlx::test]
+async fn a_contacts_timeline_shows_engine_steps_and_failed_sends_only_to_who_may_see_the_campaign(pool: PgPool) {
+    use turnout::domain::campaign::{Channel, EnrollmentStatus};
+    use turnout::server::{campaigns, conversations};
+    let app = spawn_app(pool.clone()).await;
+    let ana = app.user("ana@turnout.test", Role::Bdr).await;
+    let ben = app.user("ben@turnout.test", Role::Bdr).await;
+    let admin = app.admin().await;
+    let (ka, kb) = (app.campaign(&ana).await, app.campaign(&ben).await);
+    // One person in both BDRs' campaigns.
+    let phone = E164Phone::parse("+12025550123", "US").unwrap();
+    let person = NewContact { name: "Pat Doe", phone: Some(&phone), email: None, company: None, time_zone: None, consent_source: "test" };
+    let contact = contacts::insert(&pool, &person).await.unwrap();
+    let enrollment = campaigns::enroll(&pool, ka, contact, EnrollmentStatus::NoActivity, None).await.unwrap();
+    campaigns::enroll(&pool, kb, contact, EnrollmentStatus::NoActivity, None).await.unwrap();
+
+    // Ana pauses her contact (an engine step), then a text of her campaign fails at the provider.
+    let res = app.server_fn("act_on_enrollment", Some(&ana.token), &format!("id={ka}&enrollment={enrollment}&action=pause")).await;
+    assert_eq!(res.status(), 200);
+    let conversation = conversations::insert(&pool, Some(contact), Channel::Sms, phone.as_str()).await.unwrap();
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, direction, body, campaign_id, node_key, send_state, error, created_at)
+         VALUES ($1, $2, 'out', 'Hi Pat!', $3, 'N2', 'failed', 'Twilio 21610: the recipient unsubscribed', now() + interval '1 second')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(conversation)
+    .bind(ka)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    // Newest first: the failed send with its error, then the step.
+    for who in [&ana, &admin] {
+        let t = timeline(&app, who, contact).await;
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert_eq!((t[0]["type"].as_str(), t[0]["send_state"].as_str(), t[0]["node"].as_str()), (Some("message"), Some("failed"), Some("N2")));
+        assert!(t[0]["error"].as_str().unwrap().contains("21610"));
+        assert_eq!((t[1]["type"].as_str(), t[1]["kind"].as_str()), (Some("step"), Some("user")));
+        assert_eq!(t[1]["detail"], "Paused by ana@turnout.test");
+        assert_eq!(t[1]["campaign_name"], "Spring seminar");
+    }
+    // Ben sees the person (his own campaign has them) but nothing of Ana's campaign.
+    assert!(timeline(&app, &ben, contact).await.is_empty());
+}

@@ -159,14 +159,35 @@ pub struct BulkStatusChange {
     pub status: EnrollmentStatus,
 }
 
+/// One thing that happened with a contact: a message, or a step the engine (or a user) took
+/// on one of their enrollments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEntry {
     pub at: DateTime<Utc>,
-    pub channel: Channel,
-    pub direction: Direction,
-    pub subject: Option<String>,
-    pub body: String,
     pub campaign_name: Option<String>,
+    /// The funnel step it happened at.
+    pub node: Option<String>,
+    /// In JSON, the event's fields sit beside these, with `type` saying which it is.
+    #[serde(flatten)]
+    pub event: TimelineEvent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TimelineEvent {
+    Message {
+        channel: Channel,
+        direction: Direction,
+        subject: Option<String>,
+        body: String,
+        /// Outbound only: queued, sending, sent, failed, held, cancelled or unknown.
+        send_state: Option<String>,
+        /// The provider's last delivery report (delivered, undelivered, ...).
+        delivery_status: Option<String>,
+        error: Option<String>,
+    },
+    /// An engine event: stage, wait, branch, hold, failure, finish, or a user's action.
+    Step { kind: String, detail: String },
 }
 
 /// A contact's shared fields, the enrollments the viewer may see, and what happened, newest first.

@@ -100,6 +100,39 @@ pub fn DataTable(
     }
 }
 
+/// How a state reads at a glance.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Tone {
+    Neutral,
+    Good,
+    Warn,
+    Bad,
+}
+
+impl Tone {
+    /// A send state, delivery report or engine step: failures red, what needs a look amber.
+    pub fn of_state(state: &str) -> Tone {
+        match state {
+            "sent" | "delivered" | "read" => Tone::Good,
+            "unknown" | "held" | "retry" => Tone::Warn,
+            "failed" | "cancelled" | "undelivered" | "canceled" => Tone::Bad,
+            _ => Tone::Neutral,
+        }
+    }
+}
+
+/// A small coloured label for a state.
+#[component]
+pub fn Badge(tone: Tone, #[prop(into)] text: String) -> impl IntoView {
+    let colour = match tone {
+        Tone::Neutral => "bg-slate-100 text-slate-700",
+        Tone::Good => "bg-emerald-100 text-emerald-800",
+        Tone::Warn => "bg-amber-100 text-amber-900",
+        Tone::Bad => "bg-red-100 text-red-800",
+    };
+    view! { <span class=format!("inline-flex items-center rounded-full px-2 py-0.5 text-xs font-medium {colour}")>{text}</span> }
+}
+
 pub const BUTTON: &str = "inline-flex items-center justify-center rounded-md bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-50";
 pub const BUTTON_QUIET: &str = "inline-flex items-center justify-center rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50 disabled:opacity-50";
 pub const CARD: &str = "rounded-xl border border-slate-200 bg-white p-5 shadow-sm";

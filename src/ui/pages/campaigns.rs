@@ -1,13 +1,14 @@
 //! Campaigns: the list with filters, starting one from a published template, and a
-//! campaign's own page with its funnel, contacts and status.
+//! campaign's own page with its status, funnel and contacts (running it: `campaign_run`).
 use crate::api::campaigns::{
     change_campaign_status, create_campaign, get_campaign, list_campaigns, move_enrollments, published_templates, save_campaign_graph,
 };
 use crate::api::admin::list_users;
 use crate::ui::builder::{Builder, BuilderState};
+use crate::ui::pages::campaign_run::{DryRunPanel, EnrollmentTable, LiveProgress, SendWindowForm, TestSendForm, poll_campaign};
 use crate::ui::session::use_is_admin;
 use crate::domain::campaign::{
-    CampaignAction, CampaignDetail, CampaignStatus, CampaignSummary, EnrollmentView, EventType, NewCampaignInput,
+    CampaignAction, CampaignDetail, CampaignStatus, CampaignSummary, EventType, NewCampaignInput,
 };
 use crate::domain::template::PublishedVersion;
 use crate::ui::components::{BUTTON, BUTTON_QUIET, CARD, DataTable, EmptyState, Loaded, PageHeader, TextField, when};
@@ -198,6 +199,18 @@ fn CampaignView(c: CampaignDetail, reload: RwSignal<u32>) -> impl IntoView {
     let editable = !matches!(s.status, CampaignStatus::Completed | CampaignStatus::Archived);
     let running = matches!(s.status, CampaignStatus::Scheduled | CampaignStatus::Active | CampaignStatus::Paused);
     let builder = BuilderState::new(c.graph.clone(), !editable);
+    // The page's fresh copy of the campaign: polled while it runs and replaced by what the
+    // enrollment and window actions return, without rebuilding the funnel editor.
+    let live = RwSignal::new(c.clone());
+    let counts = Memo::new(move |_| live.with(|d| d.counts.clone()));
+    let enrollments = Memo::new(move |_| live.with(|d| d.enrollments.clone()));
+    let stranded = Memo::new(move |_| live.with(|d| d.stranded.clone()));
+    let polling = matches!(s.status, CampaignStatus::Active | CampaignStatus::Paused);
+    if polling {
+        poll_campaign(id, live);
+    }
+    let nodes = StoredValue::new(c.graph.nodes.clone());
+    let shown = c.enrollments.len() as i64;
     // A running campaign's funnel changes as a new version; contacts on removed steps pause.
     let save_graph = move |_| {
         let graph = builder.snapshot();
@@ -235,6 +248,16 @@ fn CampaignView(c: CampaignDetail, reload: RwSignal<u32>) -> impl IntoView {
                 <ul class="mt-1 list-disc pl-5">{c.issues.iter().map(|i| view! { <li>{i.to_string()}</li> }).collect_view()}</ul>
             </div>
         })}
+        <LiveProgress nodes counts polling/>
+        {editable.then(|| view! {
+            <div class="mt-6 grid items-start gap-6 lg:grid-cols-2">
+                <DryRunPanel id nodes/>
+                <div class="space-y-6">
+                    <TestSendForm id nodes/>
+                    <SendWindowForm id live/>
+                </div>
+            </div>
+        })}
         <div class="mt-6 flex items-center justify-between">
             <h2 class="text-lg font-semibold">"Funnel"</h2>
             {editable.then(|| view! {
@@ -244,9 +267,13 @@ fn CampaignView(c: CampaignDetail, reload: RwSignal<u32>) -> impl IntoView {
             })}
         </div>
         <div class="mt-2" data-testid="campaign-builder"><Builder state=builder/></div>
-        {(!c.stranded.is_empty()).then(|| {
-            let ids: Vec<Uuid> = c.stranded.iter().map(|e| e.id).collect();
-            let target = RwSignal::new(c.graph.nodes.first().map(|n| n.key.clone()).unwrap_or_default());
+        {move || {
+            let stranded = stranded.get();
+            if stranded.is_empty() {
+                return None;
+            }
+            let ids: Vec<Uuid> = stranded.iter().map(|e| e.id).collect();
+            let target = RwSignal::new(nodes.with_value(|ns| ns.first().map(|n| n.key.clone()).unwrap_or_default()));
             let move_them = move |_| {
                 let (ids, to) = (ids.clone(), target.get_untracked());
                 leptos::task::spawn_local(async move {
@@ -259,36 +286,32 @@ fn CampaignView(c: CampaignDetail, reload: RwSignal<u32>) -> impl IntoView {
                     }
                 });
             };
-            view! {
+            Some(view! {
                 <div class="mt-6 rounded-lg border border-red-200 bg-red-50 p-4 text-sm" data-testid="stranded">
-                    <p class="font-medium">{format!("{} contacts were on steps the last funnel change removed; they are paused until moved:", c.stranded.len())}</p>
-                    <ul class="mt-1 list-disc pl-5">{c.stranded.iter().map(|e| view! { <li>{e.contact_name.clone()}" (was on "{e.current_node.clone()}")"</li> }).collect_view()}</ul>
+                    <p class="font-medium">{format!("{} contacts were on steps the last funnel change removed; they are paused until moved:", stranded.len())}</p>
+                    <ul class="mt-1 list-disc pl-5">{stranded.iter().map(|e| view! { <li>{e.contact_name.clone()}" (was on "{e.current_node.clone()}")"</li> }).collect_view()}</ul>
                     <div class="mt-3 flex items-center gap-2">
                         <select class="rounded-md border border-slate-300 px-2 py-1" aria-label="Move to step" on:change=move |ev| target.set(event_target_value(&ev))>
-                            {c.graph.nodes.iter().map(|n| view! { <option value=n.key.clone()>{format!("{} {}", n.key, n.name)}</option> }).collect_view()}
+                            {nodes.with_value(|ns| ns.iter().map(|n| view! { <option value=n.key.clone()>{format!("{} {}", n.key, n.name)}</option> }).collect_view())}
                         </select>
                         <button type="button" class=BUTTON_QUIET on:click=move_them>"Move them there"</button>
                     </div>
                 </div>
-            }
-        })}
+            })
+        }}
         <h2 class="mt-6 text-lg font-semibold">"Contacts"</h2>
         <div class="mt-2">
             {if c.enrollments.is_empty() {
                 view! { <EmptyState title="No contacts yet">"Import a CSV file from the Leads page to enroll contacts."</EmptyState> }.into_any()
             } else {
                 view! {
-                    <DataTable headers={&["Contact", "Status", "Stage", "Engine", "Step"]}>
-                        {c.enrollments.into_iter().map(|e: EnrollmentView| view! {
-                            <tr>
-                                <td class="px-4 py-2"><a class="text-indigo-700 hover:underline" href=format!("/leads/contacts/{}", e.contact_id)>{e.contact_name}</a></td>
-                                <td class="px-4 py-2">{e.status.as_str()}</td>
-                                <td class="px-4 py-2">{e.stage_key.unwrap_or_default()}</td>
-                                <td class="px-4 py-2">{e.engine_state.as_str()}</td>
-                                <td class="px-4 py-2">{e.current_node.unwrap_or_default()}</td>
-                            </tr>
-                        }).collect_view()}
-                    </DataTable>
+                    <EnrollmentTable id live enrollments nodes/>
+                    {(s.enrolled > shown).then(|| view! {
+                        <p class="mt-2 text-sm text-slate-500">
+                            {format!("Showing the first {shown} of {} contacts; ", s.enrolled)}
+                            <a class="text-indigo-700 hover:underline" href="/leads">"the Leads page lists them all"</a>"."
+                        </p>
+                    })}
                 }.into_any()
             }}
         </div>

@@ -5,9 +5,9 @@ use crate::api::campaigns::list_campaigns;
 use crate::domain::AppError;
 use crate::domain::campaign::{CampaignSummary, Direction, EnrollmentStatus};
 use crate::domain::contact::{
-    BulkStatusChange, ContactDetail, ImportField, ImportStatus, ImportView, Lead, LeadFilter,
+    BulkStatusChange, ContactDetail, ImportField, ImportStatus, ImportView, Lead, LeadFilter, TimelineEntry, TimelineEvent,
 };
-use crate::ui::components::{BUTTON, BUTTON_QUIET, CARD, DataTable, Loaded, PageHeader, non_empty, when};
+use crate::ui::components::{BUTTON, BUTTON_QUIET, CARD, Badge, DataTable, Loaded, PageHeader, Tone, non_empty, when};
 use crate::ui::toast::use_toasts;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -429,21 +429,41 @@ pub fn ContactPage() -> impl IntoView {
                 } else {
                     view! {
                         <ol class="space-y-2" data-testid="timeline">
-                            {c.timeline.into_iter().map(|t| view! {
-                                <li class="rounded-lg border border-slate-200 bg-white px-4 py-2 text-sm">
-                                    <p class="text-xs text-slate-500">
-                                        {when(t.at)}" · "{t.channel.as_str()}" · "
-                                        {if t.direction == Direction::In { "received" } else { "sent" }}
-                                        {t.campaign_name.map(|n| format!(" · {n}"))}
-                                    </p>
-                                    {t.subject.map(|s| view! { <p class="font-medium">{s}</p> })}
-                                    <p class="whitespace-pre-wrap">{t.body}</p>
-                                </li>
-                            }).collect_view()}
+                            {c.timeline.into_iter().map(|t| view! { <TimelineItem entry=t/> }).collect_view()}
                         </ol>
                     }.into_any()
                 }}
             }
         }/>
+    }
+}
+
+/// A message (with where its send is, so a failed or unknown one stands out) or a step the
+/// engine or a user took.
+#[component]
+fn TimelineItem(entry: TimelineEntry) -> impl IntoView {
+    let context = [entry.campaign_name, entry.node.map(|n| format!("step {n}"))].into_iter().flatten().map(|s| format!(" · {s}")).collect::<String>();
+    match entry.event {
+        TimelineEvent::Message { channel, direction, subject, body, send_state, delivery_status, error } => view! {
+            <li class="rounded-lg border border-slate-200 bg-white px-4 py-2 text-sm" data-kind="message">
+                <p class="flex flex-wrap items-center gap-2 text-xs text-slate-500">
+                    <span>{when(entry.at)}" · "{channel.as_str()}" · "{if direction == Direction::In { "received" } else { "outgoing" }}{context}</span>
+                    {send_state.map(|s| view! { <Badge tone=Tone::of_state(&s) text=s/> })}
+                    {delivery_status.map(|s| view! { <Badge tone=Tone::of_state(&s) text=s/> })}
+                </p>
+                {subject.map(|s| view! { <p class="font-medium">{s}</p> })}
+                <p class="whitespace-pre-wrap">{body}</p>
+                {error.map(|e| view! { <p class="mt-1 text-xs text-red-700">{e}</p> })}
+            </li>
+        }.into_any(),
+        TimelineEvent::Step { kind, detail } => view! {
+            <li class="rounded-lg border border-dashed border-slate-300 bg-slate-50 px-4 py-2 text-sm" data-kind="step">
+                <p class="flex flex-wrap items-center gap-2 text-xs text-slate-500">
+                    <span>{when(entry.at)}{context}</span>
+                    <Badge tone=Tone::of_state(&kind) text=kind/>
+                </p>
+                <p class="text-slate-700">{detail}</p>
+            </li>
+        }.into_any(),
     }
 }

@@ -2,6 +2,7 @@ pub mod admin_users;
 pub mod analytics;
 pub mod audit;
 pub mod builder;
+pub mod campaign_run;
 pub mod campaigns;
 pub mod content;
 pub mod dashboard;

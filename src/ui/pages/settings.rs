@@ -1,9 +1,10 @@
-//! Settings: one's profile and sending identities, password, and (admins) the organisation.
-use crate::api::account::{change_password, get_profile, update_profile};
+//! Settings: one's profile and sending identities, the Twilio account texts go out through,
+//! password, and (admins) the organisation.
+use crate::api::account::{change_password, get_profile, get_twilio_account, set_twilio_account, update_profile};
 use crate::api::admin::{get_org, update_org};
 use crate::domain::org::OrgSettings;
-use crate::domain::user::{Profile, ProfileUpdate, SmtpTls};
-use crate::ui::components::{BUTTON, CARD, Loaded, PageHeader, TextField};
+use crate::domain::user::{Profile, ProfileUpdate, SmtpTls, TwilioAccountInput, TwilioAccountView};
+use crate::ui::components::{BUTTON, BUTTON_QUIET, CARD, Loaded, PageHeader, TextField};
 use crate::ui::session::use_is_admin;
 use crate::ui::toast::use_toasts;
 use leptos::prelude::*;
@@ -16,6 +17,7 @@ pub fn SettingsPage() -> impl IntoView {
         <PageHeader title="Settings" subtitle="Your profile and the identities your messages go out from"/>
         <div class="space-y-6">
             <Loaded resource=profile render={|p: Profile| view! { <ProfileForm profile=p/> }}/>
+            <TwilioCard/>
             <PasswordForm/>
             {move || is_admin.get().then(|| view! { <OrgForm/> })}
         </div>
@@ -113,6 +115,81 @@ fn ProfileForm(profile: Profile) -> impl IntoView {
                 <TextField label="From address" name="smtp_from_email" value=from kind="email" placeholder="you@example.com"/>
             </div>
             <div class="mt-6"><button type="submit" class=BUTTON>"Save settings"</button></div>
+        </form>
+    }
+}
+
+/// Which Twilio account sends the user's texts (their own, else the organisation's, else the
+/// sandbox), and forms to set or remove their own and (admins) the organisation's. Tokens
+/// are write-only: the server never returns them.
+#[component]
+fn TwilioCard() -> impl IntoView {
+    let account = Resource::new(|| (), |_| get_twilio_account());
+    let is_admin = use_is_admin();
+    view! {
+        <section class=CARD aria-labelledby="twilio-heading" data-testid="twilio-card">
+            <h2 id="twilio-heading" class="text-lg font-semibold">"Twilio (SMS)"</h2>
+            <Loaded resource=account render=move |v: TwilioAccountView| {
+                let current = RwSignal::new(v);
+                view! {
+                    <p class="mt-1 text-sm" data-testid="twilio-status">
+                        {move || current.with(|a| match (&a.account_sid, a.own) {
+                            (Some(sid), true) => format!("Your texts go out through your own account {sid}."),
+                            (Some(sid), false) => format!("Your texts go out through the organisation's account {sid}."),
+                            (None, _) => "Sandbox: messages are simulated. No text reaches a phone until you or an admin add a Twilio account.".to_string(),
+                        })}
+                    </p>
+                    <TwilioForm org=false current/>
+                    {move || is_admin.get().then(|| view! { <TwilioForm org=true current/> })}
+                }
+            }/>
+        </section>
+    }
+}
+
+/// Sets or removes one Twilio account: the user's own, or with `org` the organisation's.
+#[component]
+fn TwilioForm(org: bool, current: RwSignal<TwilioAccountView>) -> impl IntoView {
+    let toasts = use_toasts();
+    let sid = RwSignal::new(String::new());
+    let token = RwSignal::new(String::new());
+    let send = move |input: TwilioAccountInput| {
+        let removing = input.account_sid.is_empty();
+        leptos::task::spawn_local(async move {
+            match set_twilio_account(input, org).await {
+                Ok(v) => {
+                    current.set(v);
+                    sid.set(String::new());
+                    token.set(String::new());
+                    toasts.success(if removing { "Twilio account removed" } else { "Twilio account saved" });
+                }
+                Err(e) => toasts.error(e.error),
+            }
+        });
+    };
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        send(TwilioAccountInput { account_sid: sid.get_untracked(), auth_token: token.get_untracked() });
+    };
+    let remove = move |_| send(TwilioAccountInput::default());
+    // Only the own account is known to be set; an admin may always clear the organisation's.
+    let removable = move || org || current.with(|a| a.own);
+    let (title, testid) = if org { ("The organisation's account (for everyone without their own)", "twilio-org") } else { ("Your own account", "twilio-own") };
+    view! {
+        <form class="mt-4 border-t border-slate-100 pt-4" on:submit=save data-testid=testid>
+            <h3 class="font-semibold">{title}</h3>
+            <div class="mt-2 grid gap-4 sm:grid-cols-2">
+                <TextField label="Account SID" name="account_sid" value=sid placeholder="AC…" autocomplete="off" required=true/>
+                <TextField label="Auth token" name="auth_token" kind="password" value=token autocomplete="new-password" required=true/>
+            </div>
+            <div class="mt-4 flex flex-wrap gap-2">
+                <button type="submit" class=BUTTON>{if org { "Save the organisation's account" } else { "Save my account" }}</button>
+                {move || removable().then(|| view! {
+                    <button type="button" class=BUTTON_QUIET on:click=remove>
+                        {if org { "Remove the organisation's account" } else { "Remove my account" }}
+                    </button>
+                })}
+            </div>
         </form>
     }
 }
