@@ -363,10 +363,10 @@ async fn suppressed_contacts_are_never_sent_to_and_the_unsubscribe_link_works_wi
 
     clock.advance(Duration::minutes(60));
     app.run_engine().await;
-    let pat_msgs = sent(&app, pat).await;
-    assert_eq!(pat_msgs[1].0, "N3");
-    assert_eq!(pat_msgs[1].1, "cancelled", "the reminder email is not sent after the unsubscribe");
-    assert_eq!(pat_msgs[2].1, "sent", "texts still go: only the email was unsubscribed");
+    // Unsubscribed, Pat is opted out of the campaign: nothing more goes to them, by any channel.
+    assert_eq!(sent(&app, pat).await.len(), 1);
+    let (state, _, _, reason) = engine_state(&app, pat).await;
+    assert_eq!((state.as_str(), reason.as_deref()), ("stopped", Some("The contact opted out")));
     let sam_msgs = sent(&app, sam).await;
     assert_eq!(sam_msgs.iter().map(|m| m.1.as_str()).collect::<Vec<_>>(), ["sent", "sent", "cancelled"]);
     assert_eq!(sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM sandbox_messages WHERE to_address = '+12025550502'"#).fetch_one(&app.pool).await.unwrap(), 0);
@@ -600,4 +600,64 @@ async fn two_engines_on_one_database_never_send_twice(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(finished, 300);
+}
+
+#[sqlx::test]
+async fn email_goes_out_through_the_senders_own_smtp_identity_with_unsubscribe_headers(pool: PgPool) {
+    let (url, received) = common::smtp::smtp_server();
+    let clock = Arc::new(ManualClock::at(utc("2027-03-02T15:00:00Z")));
+    let app = spawn_engine(pool, clock.clone(), no_throttles).await;
+    let graph = json!({
+        "nodes": [node("N1", "email_send", json!({ "subject": "You're invited, {{contact.first_name}}", "body": "See you at {{event.venue}}.\n\nAna" }))],
+        "edges": []
+    });
+    let k = running(&app, "2027-03-20T23:00:00Z", graph).await;
+    // The sender's identity, set as they would in Settings (plain SMTP to a local relay).
+    let port = url.rsplit(':').next().unwrap();
+    let profile = json!({ "name": "Ana Ruiz", "sms_from_number": "", "vm_caller_id": "", "smtp_host": "127.0.0.1",
+                          "smtp_port": port, "smtp_username": "", "smtp_tls": "none", "smtp_from_email": "ana@acme.example" });
+    assert_eq!(app.call("PUT", "/api/me/profile", Some(&k.owner.token), Some(profile)).await.status(), StatusCode::OK);
+    let pat = contact(&app, k.id, "Pat Lee", "+12025550901", "pat@example.com", None).await;
+
+    assert_eq!(app.run_engine().await, 1);
+    let mail = &common::smtp::wait_for_mail(&received, 1).await[0];
+    assert_eq!(mail.to, ["pat@example.com"]);
+    let data = mail.data.replace("=\r\n", "");
+    assert!(data.contains("From: \"Ana Ruiz\" <ana@acme.example>") || data.contains("From: Ana Ruiz <ana@acme.example>"), "{data}");
+    assert!(data.contains("Subject: You're invited, Pat"), "{data}");
+    assert!(data.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"), "{data}");
+    assert!(data.contains("List-Unsubscribe: <http://"), "{data}");
+    assert!(data.contains("multipart/alternative"), "a text and an HTML part: {data}");
+    assert!(data.contains("Springfield, IL 62701"), "the postal address: {data}");
+    let row = sqlx::query!("SELECT send_state, provider, message_id_header FROM messages WHERE enrollment_id = $1", pat)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!((row.send_state.as_deref(), row.provider.as_deref()), (Some("sent"), Some("smtp")));
+    let message_id = row.message_id_header.unwrap();
+    assert!(data.contains(&format!("Message-ID: {message_id}")), "kept for threading: {message_id}");
+}
+
+#[sqlx::test]
+async fn execute_sms_answers_at_once_and_the_engine_sends_the_one_off(pool: PgPool) {
+    // Tuesday 10:00 in New York; windows default; no throttles.
+    let clock = Arc::new(ManualClock::at(utc("2027-03-02T15:00:00Z")));
+    let app = spawn_engine(pool, clock.clone(), no_throttles).await;
+    let k = running(&app, "2027-03-20T23:00:00Z", invitation()).await;
+    let pat = contact(&app, k.id, "Pat Lee", "+12025550951", "pat@example.com", None).await;
+    contact(&app, k.id, "Sam Roe", "+12025550952", "sam@example.com", None).await;
+    sqlx::query!("UPDATE enrollments SET status = 'Opted Out' WHERE id = $1", pat).execute(&app.pool).await.unwrap();
+
+    let res = app.call("POST", &format!("/api/campaigns/{}/execute-sms", k.id), Some(&k.owner.token), None).await;
+    let (status, job) = json(res).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+    assert_eq!(job["queued"], 1, "opted-out contacts are left out");
+    assert_eq!(app.run_engine().await, 2, "the campaign's own first text to Sam, and the one-off");
+    let job_id = uuid::Uuid::parse_str(job["job_id"].as_str().unwrap()).unwrap();
+    let bodies: Vec<String> = sqlx::query_scalar!("SELECT body FROM messages WHERE campaign_id = $1", job_id).fetch_all(&app.pool).await.unwrap();
+    // The funnel's first SMS; Sam was introduced by the campaign's own run (or by this one).
+    assert_eq!(bodies.len(), 1);
+    assert!(bodies[0].contains("Hi Sam, join us Saturday, March 20 at Hall A?"), "{bodies:?}");
+    let (_, detail) = json(app.call("GET", &format!("/api/campaigns/{job_id}"), Some(&k.owner.token), None).await).await;
+    assert_eq!(detail["counts"][0]["sent"], 1);
 }

@@ -1,78 +1,19 @@
 //! Emails the app sends through its system mail sender, received by a real SMTP server.
 mod common;
 
+use common::smtp::{Mail, smtp_server, wait_for_mail};
 use common::{json, spawn_with, test_settings};
-use mailin_embedded::response::{OK, Response};
-use mailin_embedded::{Handler, Server, SslConfig};
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
-use std::sync::{Arc, Mutex};
 use turnout::domain::Role;
 use turnout::server::settings::Settings;
-
-/// One received message: its envelope recipients and raw data.
-#[derive(Debug, Clone, Default)]
-struct Mail {
-    to: Vec<String>,
-    data: String,
-}
-
-#[derive(Clone, Default)]
-struct Inbox {
-    current: Mail,
-    received: Arc<Mutex<Vec<Mail>>>,
-}
-
-impl Handler for Inbox {
-    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
-        self.current = Mail { to: to.to_vec(), data: String::new() };
-        OK
-    }
-
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.current.data.push_str(&String::from_utf8_lossy(buf));
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> Response {
-        self.received.lock().unwrap().push(std::mem::take(&mut self.current));
-        OK
-    }
-}
-
-/// Starts an SMTP server on a random loopback port; returns its URL and what it receives.
-fn smtp_server() -> (String, Arc<Mutex<Vec<Mail>>>) {
-    let inbox = Inbox::default();
-    let received = inbox.received.clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("smtp://{}", listener.local_addr().unwrap());
-    let mut server = Server::new(inbox);
-    server.with_name("mail.test").with_ssl(SslConfig::None).unwrap().with_tcp_listener(listener);
-    std::thread::spawn(move || {
-        if let Err(e) = server.serve() {
-            eprintln!("smtp server stopped: {e}");
-        }
-    });
-    (url, received)
-}
 
 /// The first link in a message, with quoted-printable soft line breaks undone.
 fn link_in(mail: &Mail) -> String {
     let body = mail.data.replace("=\r\n", "").replace("=3D", "=");
     let start = body.find("http://").expect("a link");
     body[start..].split_whitespace().next().unwrap().to_string()
-}
-
-async fn wait_for_mail(received: &Arc<Mutex<Vec<Mail>>>, n: usize) -> Vec<Mail> {
-    for _ in 0..100 {
-        let got = received.lock().unwrap().clone();
-        if got.len() >= n {
-            return got;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("expected {n} emails, got {}", received.lock().unwrap().len());
 }
 
 #[sqlx::test]

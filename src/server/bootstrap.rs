@@ -60,6 +60,7 @@ async fn seed_demo(
     region: &str,
 ) -> Result<Vec<String>, AppError> {
     let hash = password::hash(DEMO_PASSWORD).await?;
+    org::seed_postal_address(&mut **tx, "100 Main Street, Suite 200\nSpringfield, IL 62701").await?;
     let mut bdrs = Vec::new();
     for (email, name) in [("ana@demo.turnout.local", "Ana Reyes"), ("ben@demo.turnout.local", "Ben Okafor")] {
         let email = EmailAddress::parse(email).map_err(|e| internal("demo email", e))?;

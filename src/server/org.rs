@@ -25,6 +25,12 @@ pub async fn seed(pool: &PgPool, name: &str, time_zone: &str) -> Result<(), AppE
     Ok(())
 }
 
+/// The demo's postal address, so its emails (which must carry one) go out.
+pub async fn seed_postal_address(db: impl sqlx::PgExecutor<'_>, address: &str) -> Result<(), AppError> {
+    sqlx::query!("UPDATE org_settings SET postal_address = $1 WHERE postal_address = ''", address).execute(db).await?;
+    Ok(())
+}
+
 pub async fn update(state: &AppState, actor: &AuthUser, new: OrgSettings) -> Result<OrgSettings, AppError> {
     actor.require_admin()?;
     let name = new.name.trim();

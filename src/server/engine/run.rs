@@ -3,7 +3,7 @@ use super::compliance;
 use super::store::{self, Claimed, ContactFacts, EnrollmentUpdate, Event, NewSend, SendResult, StoredSend};
 use super::throttle::{self, Limit};
 use crate::domain::AppError;
-use crate::domain::campaign::{Channel, EngineState};
+use crate::domain::campaign::{Channel, EngineState, EnrollmentStatus};
 use crate::domain::funnel::{Content, FunnelGraph, FunnelNode, OnFailure, Step};
 use crate::domain::merge::{Escape, MergeTemplate, MergeValues};
 use crate::domain::org::OrgSettings;
@@ -310,6 +310,16 @@ fn plan(state: &AppState, job: Job, org: &OrgSettings, now: DateTime<Utc>, out: 
             return None;
         }
     };
+    // A contact marked opted out in this campaign gets nothing more from it.
+    if c.status == EnrollmentStatus::OptedOut {
+        let mut u = job.update();
+        u.state = EngineState::Stopped;
+        u.next_run_at = None;
+        u.held_reason = Some("The contact opted out".into());
+        out.events.push(job.event(c.current_node.as_deref(), "stopped", "The contact opted out".into(), now));
+        out.updates.push(u);
+        return None;
+    }
     let start = match &c.current_node {
         None => Start::Fresh,
         Some(n) if graph.node(n).is_none() => {
