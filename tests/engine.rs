@@ -10,10 +10,9 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::sync::Arc;
 use turnout::domain::Role;
-use turnout::domain::campaign::{CampaignStatus, EventType};
 use turnout::domain::funnel::GraphDraft;
 use turnout::domain::{E164Phone, EmailAddress};
-use turnout::server::campaigns::{self, NewCampaign};
+use turnout::server::campaigns;
 use turnout::server::clock::ManualClock;
 use turnout::server::contacts::{self, NewContact};
 use turnout::server::templates::{self, GraphOwner};
@@ -38,20 +37,7 @@ pub async fn running(app: &TestApp, event_start: &str, graph: Value) -> Running 
         .execute(&app.pool)
         .await
         .unwrap();
-    let id = campaigns::insert(&app.pool, &NewCampaign {
-        name: "Spring seminar",
-        status: CampaignStatus::Active,
-        event_type: EventType::InPerson,
-        event_start: utc(event_start),
-        event_time_zone: "America/New_York",
-        venue: Some("Hall A"),
-        join_link: None,
-        owner_id: owner.id,
-        sender_id: owner.id,
-        template_version_id: None,
-    })
-    .await
-    .unwrap();
+    let id = app.campaign_at(&owner, utc(event_start)).await;
     let draft: GraphDraft = serde_json::from_value(graph).unwrap();
     let mut conn = app.pool.acquire().await.unwrap();
     templates::insert_graph(&mut conn, GraphOwner::Campaign(id), &draft).await.unwrap();

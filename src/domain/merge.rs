@@ -91,6 +91,28 @@ pub struct MergeValues {
 }
 
 impl MergeValues {
+    /// A campaign's own values; `local` is the event's start in the event's time zone.
+    pub fn for_event(local: chrono::NaiveDateTime, venue: Option<String>, owner: String, sender: String) -> Self {
+        MergeValues {
+            event_date: Some(local.format("%A, %B %-d").to_string()),
+            event_time: Some(local.format("%-I:%M %p").to_string()),
+            event_venue: venue,
+            owner_name: Some(owner),
+            sender_name: Some(sender),
+            ..MergeValues::default()
+        }
+    }
+
+    /// Adds one contact's values: name, company and the custom fields imported with them.
+    pub fn with_contact(mut self, name: &str, company: Option<String>, custom: &serde_json::Value) -> Self {
+        self.contact_name = Some(name.to_string());
+        self.contact_company = company;
+        if let serde_json::Value::Object(map) = custom {
+            self.custom = map.iter().map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))).collect();
+        }
+        self
+    }
+
     fn get(&self, tag: &Tag) -> Option<String> {
         let v = match tag {
             Tag::ContactName => self.contact_name.clone(),

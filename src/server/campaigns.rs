@@ -178,34 +178,18 @@ pub async fn merge_values(pool: &PgPool, user: &AuthUser, id: Uuid, contact: Opt
         Ok(tz) => k.event_start.with_timezone(&tz).naive_local(),
         Err(_) => k.event_start.naive_utc(),
     };
-    let mut values = MergeValues {
-        event_date: Some(local.format("%A, %B %-d").to_string()),
-        event_time: Some(local.format("%-I:%M %p").to_string()),
-        event_venue: k.venue.or(k.join_link),
-        owner_name: Some(k.owner_name),
-        sender_name: Some(k.sender_name),
-        ..MergeValues::default()
-    };
-    if let Some(contact) = contact {
-        let c = sqlx::query!(
-            "SELECT c.name, c.company, e.custom_fields FROM enrollments e JOIN contacts c ON c.id = e.contact_id
-             WHERE e.campaign_id = $1 AND e.contact_id = $2",
-            id,
-            contact
-        )
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| AppError::not_found("Contact"))?;
-        values.contact_name = Some(c.name);
-        values.contact_company = c.company;
-        if let serde_json::Value::Object(map) = c.custom_fields {
-            values.custom = map
-                .into_iter()
-                .map(|(k, v)| (k, v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
-                .collect();
-        }
-    }
-    Ok(values)
+    let values = MergeValues::for_event(local, k.venue.or(k.join_link), k.owner_name, k.sender_name);
+    let Some(contact) = contact else { return Ok(values) };
+    let c = sqlx::query!(
+        "SELECT c.name, c.company, e.custom_fields FROM enrollments e JOIN contacts c ON c.id = e.contact_id
+         WHERE e.campaign_id = $1 AND e.contact_id = $2",
+        id,
+        contact
+    )
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| AppError::not_found("Contact"))?;
+    Ok(values.with_contact(&c.name, c.company, &c.custom_fields))
 }
 
 /// Starts a campaign from a published template version: the version's graph is cloned

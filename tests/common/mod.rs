@@ -105,11 +105,16 @@ impl TestApp {
 
     /// An active in-person campaign owned (and sent) by `owner`, ten days out.
     pub async fn campaign(&self, owner: &Actor) -> Uuid {
+        self.campaign_at(owner, Utc::now() + Duration::days(10)).await
+    }
+
+    /// An active in-person campaign in New York, at Hall A, owned (and sent) by `owner`.
+    pub async fn campaign_at(&self, owner: &Actor, event_start: chrono::DateTime<Utc>) -> Uuid {
         campaigns::insert(&self.pool, &NewCampaign {
             name: "Spring seminar",
             status: CampaignStatus::Active,
             event_type: EventType::InPerson,
-            event_start: Utc::now() + Duration::days(10),
+            event_start,
             event_time_zone: "America/New_York",
             venue: Some("Hall A"),
             join_link: None,

@@ -121,10 +121,7 @@ pub async fn dry_run(state: &AppState, user: &AuthUser, id: Uuid) -> Result<DryR
                     Step::Email(_) => Channel::Email,
                     _ => Channel::Voicemail,
                 };
-                let mut values = ctx.values.clone();
-                values.contact_name = Some(contact.name.clone());
-                values.contact_company = contact.company.clone();
-                values.custom = custom_values(&r.custom_fields);
+                let values = ctx.values.clone().with_contact(&contact.name, contact.company.clone(), &r.custom_fields);
                 let problem = match compose(state, &ctx, &values, contact, node, channel, !sim.sent, &org) {
                     Err(reason) => Some(reason),
                     Ok((_, m)) if suppressed.contains(&(channel, m.to.clone())) => Some(format!("{} is on the suppression list", m.to)),
@@ -167,15 +164,6 @@ pub async fn dry_run(state: &AppState, user: &AuthUser, id: Uuid) -> Result<DryR
     }
     plan.held = held.into_iter().map(|((node, reason), contacts)| HeldReason { node, reason, contacts }).collect();
     Ok(plan)
-}
-
-fn custom_values(fields: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
-    match fields {
-        serde_json::Value::Object(map) => {
-            map.iter().map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))).collect()
-        }
-        _ => Default::default(),
-    }
 }
 
 /// Sends one step, rendered for the campaign with the user as the contact, to the user's own

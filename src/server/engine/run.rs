@@ -117,14 +117,7 @@ async fn contexts(state: &AppState, ids: &[Uuid]) -> Result<HashMap<Uuid, Arc<Ca
 pub(crate) fn campaign_ctx(r: store::CampaignRow, sender: SenderIdentity, graph: Arc<Result<FunnelGraph, String>>) -> CampaignCtx {
     let tz: Tz = r.event_time_zone.parse().unwrap_or(chrono_tz::UTC);
     let local = r.event_start.with_timezone(&tz);
-    let values = MergeValues {
-        event_date: Some(local.format("%A, %B %-d").to_string()),
-        event_time: Some(local.format("%-I:%M %p").to_string()),
-        event_venue: r.venue.clone().or(r.join_link.clone()),
-        owner_name: Some(r.owner_name.clone()),
-        sender_name: Some(sender.name.clone()),
-        ..MergeValues::default()
-    };
+    let values = MergeValues::for_event(local.naive_local(), r.venue.clone().or(r.join_link.clone()), r.owner_name.clone(), sender.name.clone());
     CampaignCtx {
         id: r.id,
         graph,
@@ -164,13 +157,7 @@ impl Job {
     }
 
     fn values(&self) -> MergeValues {
-        let mut v = self.ctx.values.clone();
-        v.contact_name = Some(self.contact.name.clone());
-        v.contact_company = self.contact.company.clone();
-        if let serde_json::Value::Object(map) = &self.claimed.custom_fields {
-            v.custom = map.iter().map(|(k, x)| (k.clone(), x.as_str().map(String::from).unwrap_or_else(|| x.to_string()))).collect();
-        }
-        v
+        self.ctx.values.clone().with_contact(&self.contact.name, self.contact.company.clone(), &self.claimed.custom_fields)
     }
 
     /// The update that keeps everything as claimed, with the given changes applied by the caller.
