@@ -14,7 +14,7 @@ test("a BDR starts a campaign from a published template, activates it and import
 
   await expect(page.getByRole("heading", { level: 1, name: "Autumn open house" })).toBeVisible();
   await expect(page.getByTestId("campaign-status")).toHaveText("draft");
-  await expect(page.getByText("Invitation text")).toBeVisible();
+  await expect(page.getByTestId("campaign-builder").getByText("Invitation text")).toBeVisible();
   await page.getByRole("button", { name: "Activate" }).click();
   await expect(page.getByTestId("campaign-status")).toHaveText("active");
 

@@ -170,7 +170,7 @@ pub fn DryRunPanel(id: Uuid, nodes: StoredValue<Vec<NodeDraft>>) -> impl IntoVie
                     <h2 id="dry-run-heading" class="text-lg font-semibold">"Dry run"</h2>
                     <p class="mt-1 text-sm text-slate-600">"What running the campaign would do from now, on paper: nothing is sent. It assumes nobody replies."</p>
                 </div>
-                <button type="button" class=BUTTON_QUIET on:click=run disabled=move || running.get()>
+                <button type="button" class=format!("{BUTTON_QUIET} shrink-0") on:click=run disabled=move || running.get()>
                     {move || if running.get() { "Working…" } else { "Dry run" }}
                 </button>
             </div>
@@ -465,7 +465,7 @@ fn EnrollmentRow(id: Uuid, live: RwSignal<CampaignDetail>, e: EnrollmentView, no
             <td class="px-4 py-2">
                 <div class="flex flex-wrap gap-1">
                     {actions_for(&e).into_iter().map(|a| view! {
-                        <button type="button" class="rounded-md border border-slate-300 bg-white px-2 py-1 text-xs font-medium text-slate-700 hover:bg-slate-50 disabled:opacity-50"
+                        <button type="button" class="whitespace-nowrap rounded-md border border-slate-300 bg-white px-2 py-1 text-xs font-medium text-slate-700 hover:bg-slate-50 disabled:opacity-50"
                             aria-label=format!("{} {}", button_label(a), e.contact_name)
                             disabled=move || busy.get()
                             on:click={

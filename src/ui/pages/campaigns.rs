@@ -251,11 +251,9 @@ fn CampaignView(c: CampaignDetail, reload: RwSignal<u32>) -> impl IntoView {
         <LiveProgress nodes counts polling/>
         {editable.then(|| view! {
             <div class="mt-6 grid items-start gap-6 lg:grid-cols-2">
-                <DryRunPanel id nodes/>
-                <div class="space-y-6">
-                    <TestSendForm id nodes/>
-                    <SendWindowForm id live/>
-                </div>
+                <TestSendForm id nodes/>
+                <SendWindowForm id live/>
+                <div class="lg:col-span-2"><DryRunPanel id nodes/></div>
             </div>
         })}
         <div class="mt-6 flex items-center justify-between">
