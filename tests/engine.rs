@@ -521,14 +521,15 @@ async fn a_send_interrupted_by_a_crash_is_reconciled_never_sent_twice(pool: PgPo
         .unwrap();
     let went = contact(&app, k.id, "Pat Lee", "+12025550801", "pat@example.com", None).await;
     let didnt = contact(&app, k.id, "Sam Roe", "+12025550802", "sam@example.com", None).await;
+    let stopped = contact(&app, k.id, "Una Stop", "+12025550803", "una@example.com", None).await;
     app.run_engine().await;
-    assert_eq!(fake.total_calls(), 2);
+    assert_eq!(fake.total_calls(), 3);
 
     // As if the process died after Twilio took Pat's text but before the outcome was
     // recorded, and before Sam's request left: both rows `sending`, leases run out.
     sqlx::query!(
         "UPDATE messages SET send_state = 'sending', provider_message_id = NULL, sent_at = NULL WHERE enrollment_id = ANY($1)",
-        &[went, didnt]
+        &[went, didnt, stopped]
     )
     .execute(&app.pool)
     .await
@@ -536,20 +537,35 @@ async fn a_send_interrupted_by_a_crash_is_reconciled_never_sent_twice(pool: PgPo
     sqlx::query!(
         "UPDATE enrollments SET engine_state = 'active', current_node = 'N1', step_seq = 1, next_run_at = $2, lease_until = $2
          WHERE id = ANY($1)",
-        &[went, didnt],
+        &[went, didnt, stopped],
         start
     )
     .execute(&app.pool)
     .await
     .unwrap();
-    // Sam's recorded text differs from anything Twilio has: its request never left.
-    sqlx::query!("UPDATE messages SET body = 'Ana Ruiz: Hello again' WHERE enrollment_id = $1", didnt).execute(&app.pool).await.unwrap();
+    // Sam's and Una's recorded texts differ from anything Twilio has: their requests never
+    // left. Una texted STOP meanwhile.
+    sqlx::query!("UPDATE messages SET body = 'Ana Ruiz: Hello again' WHERE enrollment_id = ANY($1)", &[didnt, stopped])
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query!(
+        "INSERT INTO suppressions (id, kind, value_hash, value, reason, source)
+         VALUES ($1, 'phone', sha256(convert_to('+12025550803', 'UTF8')), '+12025550803', 'STOP', 'test')",
+        uuid::Uuid::now_v7()
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
 
     clock.advance(Duration::minutes(5));
     app.run_engine().await;
     // Pat's text was found at Twilio (no new send); Sam's was not, so it went once.
     assert_eq!(fake.calls_for("+12025550801", "Ana Ruiz: Hello, reply STOP to opt out"), 1);
     assert_eq!(fake.calls_for("+12025550802", "Ana Ruiz: Hello again"), 1);
+    // Una's was not found at Twilio either, and is not sent now that she opted out.
+    assert_eq!(fake.calls_for("+12025550803", "Ana Ruiz: Hello again"), 0);
+    assert_eq!(sent(&app, stopped).await[0].1, "failed");
     for e in [went, didnt] {
         assert_eq!(sent(&app, e).await[0].1, "sent");
         assert_eq!(engine_state(&app, e).await.0, "finished");

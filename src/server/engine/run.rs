@@ -410,6 +410,9 @@ struct Call {
     pending: Pending,
     message_id: Uuid,
     reconcile: bool,
+    /// Set when the recipient was suppressed since the row was written: a reconciliation
+    /// that finds nothing sent must not send now.
+    suppressed: bool,
     outgoing: Outgoing,
 }
 
@@ -429,6 +432,10 @@ impl Call {
             match route.reconcile(&self.outgoing).await {
                 Reconciled::Sent(a) => return Outcome::Sent(a),
                 Reconciled::Unknown(why) => return Outcome::Unknown(why),
+                Reconciled::NotSent if self.suppressed => {
+                    let message = format!("Not sent: {} is on the suppression list", self.outgoing.to);
+                    return Outcome::Failed { message, code: None, suppress: false };
+                }
                 Reconciled::NotSent => {}
             }
         }
@@ -464,6 +471,8 @@ async fn record(
     let mut calls = Vec::new();
     let mut fresh = Vec::new();
     let mut resumed = Vec::new();
+    let to_check: Vec<(Channel, String)> = pending.iter().map(|p| (p.channel, p.msg.to.clone())).collect();
+    let suppressed = compliance::suppressed(tx, &to_check).await?;
     for p in pending {
         match existing.get(&p.key) {
             None => fresh.push((p, None)),
@@ -472,7 +481,8 @@ async fn record(
             Some(s) if s.send_state == "sending" => {
                 let outgoing = stored_outgoing(s, &p);
                 out.updates.push(p.update.clone());
-                calls.push(Call { message_id: s.id, reconcile: true, outgoing, pending: p });
+                let suppressed = suppressed.contains(&(p.channel, outgoing.to.clone()));
+                calls.push(Call { message_id: s.id, reconcile: true, suppressed, outgoing, pending: p });
             }
             Some(s) if s.send_state == "sent" => {
                 let (job, node, update) = (p.job.clone(), p.node.clone(), p.update.clone());
@@ -486,8 +496,6 @@ async fn record(
         }
     }
 
-    let wanted: Vec<(Channel, String)> = fresh.iter().map(|(p, _)| (p.channel, p.msg.to.clone())).collect();
-    let suppressed = compliance::suppressed(tx, &wanted).await?;
     let (blocked, fresh): (Vec<_>, Vec<_>) = fresh.into_iter().partition(|(p, _)| suppressed.contains(&(p.channel, p.msg.to.clone())));
 
     // Throttles: those over the limit wait at the send step for their slot.
@@ -557,7 +565,7 @@ async fn record(
             Some(s) => {
                 resumed.push(s.id);
                 out.updates.push(p.update.clone());
-                calls.push(Call { message_id: s.id, reconcile: false, outgoing: stored_outgoing(&s, &p), pending: p });
+                calls.push(Call { message_id: s.id, reconcile: false, suppressed: false, outgoing: stored_outgoing(&s, &p), pending: p });
             }
             None => {
                 let Some(conv) = conversations.get(&(p.job.contact.id, p.channel)).copied() else { continue };
@@ -573,7 +581,7 @@ async fn record(
                     created_at: now,
                 };
                 out.updates.push(p.update.clone());
-                calls.push(Call { message_id: row.id, reconcile: false, outgoing, pending: p });
+                calls.push(Call { message_id: row.id, reconcile: false, suppressed: false, outgoing, pending: p });
                 rows.push(row);
             }
         }
