@@ -2,7 +2,7 @@
 //! the server and the sending engine. A `GraphDraft` is what an editor holds (it may be
 //! invalid); `FunnelGraph::parse` turns it into a graph the engine can run, or says what is
 //! wrong, naming the node.
-use crate::domain::campaign::EnrollmentStatus;
+use crate::domain::campaign::{Channel, EnrollmentStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
@@ -152,6 +152,16 @@ pub enum Step {
 }
 
 impl Step {
+    /// The channel a send step goes out on; `None` for steps that send nothing.
+    pub fn channel(&self) -> Option<Channel> {
+        match self {
+            Step::Sms(_) => Some(Channel::Sms),
+            Step::Email(_) => Some(Channel::Email),
+            Step::Voicemail(_) => Some(Channel::Voicemail),
+            Step::Stage { .. } | Step::Wait(_) | Step::Branch(_) => None,
+        }
+    }
+
     pub fn kind(&self) -> NodeKind {
         match self {
             Step::Stage { .. } => NodeKind::Stage,

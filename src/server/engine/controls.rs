@@ -5,7 +5,7 @@ use super::run::{CampaignCtx, campaign_ctx, compose};
 use super::store::{self, ContactFacts};
 use crate::domain::AppError;
 use crate::domain::campaign::{Channel, DryRun, EnrollmentStatus, HeldReason, PlannedSend, TestSendResult};
-use crate::domain::funnel::{FunnelGraph, OnFailure, Step};
+use crate::domain::funnel::{FunnelGraph, OnFailure};
 use crate::domain::merge::MergeValues;
 use crate::domain::walk::{Facts, Start, Stop, walk};
 use crate::server::auth::AuthUser;
@@ -14,7 +14,6 @@ use crate::server::state::AppState;
 use crate::server::templates::{self, GraphOwner};
 use crate::server::{audit, campaigns, content, org, users};
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Tz;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
@@ -92,7 +91,7 @@ pub async fn dry_run(state: &AppState, user: &AuthUser, id: Uuid) -> Result<DryR
         }
         let (r, sim) = (&rows[i], &mut sims[i]);
         let Some(contact) = contacts.get(&r.contact_id) else { continue };
-        let tz: Tz = contact.time_zone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(ctx.tz);
+        let tz = ctx.zone_of(contact);
         let facts = Facts { status: r.status, custom: &r.custom_fields, replied: false, tz, event_start: ctx.event_start };
         let w = match walk(graph, sim.start.clone(), sim.base, &facts, t) {
             Ok(w) => w,
@@ -115,12 +114,7 @@ pub async fn dry_run(state: &AppState, user: &AuthUser, id: Uuid) -> Result<DryR
                     queue.push(Reverse((open, i)));
                     continue;
                 }
-                let Some(node) = graph.node(&key) else { continue };
-                let channel = match node.step {
-                    Step::Sms(_) => Channel::Sms,
-                    Step::Email(_) => Channel::Email,
-                    _ => Channel::Voicemail,
-                };
+                let Some((node, Some(channel))) = graph.node(&key).map(|n| (n, n.step.channel())) else { continue };
                 let values = ctx.values.clone().with_contact(&contact.name, contact.company.clone(), &r.custom_fields);
                 let problem = match compose(state, &ctx, &values, contact, node, channel, !sim.sent, &org) {
                     Err(reason) => Some(reason),
@@ -172,12 +166,7 @@ pub async fn test_send(state: &AppState, user: &AuthUser, id: Uuid, node_key: &s
     let ctx = runnable_ctx(state, user, id).await?;
     let Ok(graph) = ctx.graph.as_ref() else { return Err(AppError::unprocessable("The funnel has problems")) };
     let node = graph.node(node_key).ok_or_else(|| AppError::not_found("Step"))?;
-    let channel = match node.step {
-        Step::Sms(_) => Channel::Sms,
-        Step::Email(_) => Channel::Email,
-        Step::Voicemail(_) => Channel::Voicemail,
-        _ => return Err(AppError::unprocessable("Only send steps can be test-sent")),
-    };
+    let channel = node.step.channel().ok_or_else(|| AppError::unprocessable("Only send steps can be test-sent"))?;
     let profile = users::profile(&state.pool, user.id).await?;
     let me = ContactFacts {
         id: user.id,

@@ -113,6 +113,13 @@ async fn contexts(state: &AppState, ids: &[Uuid]) -> Result<HashMap<Uuid, Arc<Ca
     Ok(out)
 }
 
+impl CampaignCtx {
+    /// Where a contact's local times are: their own zone, else the event's.
+    pub fn zone_of(&self, contact: &ContactFacts) -> Tz {
+        contact.time_zone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(self.tz)
+    }
+}
+
 /// A campaign row, its sender and its parsed funnel, as the engine and the controls use them.
 pub(crate) fn campaign_ctx(r: store::CampaignRow, sender: SenderIdentity, graph: Arc<Result<FunnelGraph, String>>) -> CampaignCtx {
     let tz: Tz = r.event_time_zone.parse().unwrap_or(chrono_tz::UTC);
@@ -140,7 +147,7 @@ struct Job {
 
 impl Job {
     fn tz(&self) -> Tz {
-        self.contact.time_zone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(self.ctx.tz)
+        self.ctx.zone_of(&self.contact)
     }
 
     fn walk(&self, start: Start, base: DateTime<Utc>, now: DateTime<Utc>) -> Result<Walked, String> {
@@ -345,11 +352,7 @@ fn plan(state: &AppState, job: Job, org: &OrgSettings, now: DateTime<Utc>, out: 
     sending.walked(&job, u, at_send, now);
     out.events.append(&mut sending.events);
     let update = sending.updates.pop()?;
-    let channel = match node.step {
-        Step::Sms(_) => Channel::Sms,
-        Step::Email(_) => Channel::Email,
-        _ => Channel::Voicemail,
-    };
+    let channel = node.step.channel()?;
     let composed = compose(state, &job.ctx, &job.values(), &job.contact, &node, channel, !c.sms_introduced, org);
     let (route, msg) = match composed {
         Ok(x) => x,
