@@ -71,6 +71,7 @@ pub mod graph_io;
 pub mod merge;
 pub mod org;
 pub mod phone;
+pub mod reply;
 pub mod role;
 #[cfg(feature = "ssr")]
 pub mod schedule;
