@@ -244,7 +244,7 @@ async fn every_server_function_enforces_the_access_table(pool: PgPool) {
         ("update_user", format!("id={}&change[name]=Tess", w.target), ADMIN_ONLY),
         ("reset_user_password", format!("id={}&password=reset-password-2", w.target), ADMIN_ONLY),
         ("get_org", String::new(), ADMIN_ONLY),
-        ("update_org", "settings[name]=Acme&settings[time_zone]=America%2FChicago&settings[postal_address]=1+Main+St".into(), ADMIN_ONLY),
+        ("update_org", r#"{"settings": {"name": "Acme", "time_zone": "America/Chicago", "postal_address": "1 Main St"}}"#.into(), ADMIN_ONLY),
         ("list_audit", String::new(), ADMIN_ONLY),
         ("dashboard", String::new(), SIGNED_IN),
         ("list_templates", String::new(), SIGNED_IN),

@@ -4,6 +4,7 @@ use crate::domain::audit::AuditPage;
 use crate::domain::org::OrgSettings;
 use crate::domain::user::{InviteOutcome, NewUser, UserUpdate, UserView};
 use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
 #[server(prefix = "/api/fn", endpoint = "list_users")]
@@ -44,7 +45,7 @@ pub async fn get_org() -> Result<OrgSettings, AppError> {
     .await
 }
 
-#[server(prefix = "/api/fn", endpoint = "update_org")]
+#[server(prefix = "/api/fn", endpoint = "update_org", input = Json)]
 pub async fn update_org(settings: OrgSettings) -> Result<OrgSettings, AppError> {
     super::ctx::signed_in(|state, user| async move { crate::server::org::update(&state, &user, settings).await })
         .await

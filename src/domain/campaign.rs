@@ -241,6 +241,10 @@ pub struct SendWindowView {
     /// ISO weekdays, 1 = Monday.
     pub days: Vec<i16>,
     pub opt_out_line: String,
+    /// Whether a reply pauses the contact's run in this campaign. Always set when read; a
+    /// save without it keeps the setting.
+    #[serde(default)]
+    pub pause_on_reply: Option<bool>,
 }
 
 string_enum! {

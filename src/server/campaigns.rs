@@ -267,7 +267,8 @@ pub async fn create(state: &AppState, actor: &AuthUser, input: &NewCampaignInput
 pub async fn detail(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<CampaignDetail, AppError> {
     let summary = get(pool, user, id).await?;
     let k = sqlx::query!(
-        "SELECT join_link, sender_id, graph_version, window_start, window_end, window_days, opt_out_line FROM campaigns WHERE id = $1",
+        "SELECT join_link, sender_id, graph_version, window_start, window_end, window_days, opt_out_line, pause_on_reply
+         FROM campaigns WHERE id = $1",
         id
     )
     .fetch_one(pool)
@@ -303,6 +304,7 @@ pub async fn detail(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<Campaign
             end: format_minutes(k.window_end),
             days: k.window_days,
             opt_out_line: k.opt_out_line,
+            pause_on_reply: Some(k.pause_on_reply),
         },
         summary,
         join_link: k.join_link,
@@ -493,12 +495,15 @@ pub async fn save_window(state: &AppState, user: &AuthUser, id: Uuid, w: &SendWi
     window.check().map_err(AppError::unprocessable)?;
     let mut tx = state.pool.begin().await?;
     sqlx::query!(
-        "UPDATE campaigns SET window_start = $2, window_end = $3, window_days = $4, opt_out_line = $5, updated_at = now() WHERE id = $1",
+        "UPDATE campaigns SET window_start = $2, window_end = $3, window_days = $4, opt_out_line = $5,
+                pause_on_reply = coalesce($6, pause_on_reply), updated_at = now()
+         WHERE id = $1",
         id,
         window.start,
         window.end,
         &window.days,
-        w.opt_out_line.trim()
+        w.opt_out_line.trim(),
+        w.pause_on_reply
     )
     .execute(&mut *tx)
     .await?;

@@ -7,7 +7,7 @@ use crate::server::state::AppState;
 use sqlx::PgPool;
 
 pub async fn get(pool: &PgPool) -> Result<OrgSettings, AppError> {
-    Ok(sqlx::query_as!(OrgSettings, "SELECT name, time_zone, postal_address FROM org_settings")
+    Ok(sqlx::query_as!(OrgSettings, r#"SELECT name, time_zone, postal_address, rsvp_phrases AS "rsvp_phrases?" FROM org_settings"#)
         .fetch_one(pool)
         .await?)
 }
@@ -38,15 +38,18 @@ pub async fn update(state: &AppState, actor: &AuthUser, new: OrgSettings) -> Res
         return Err(AppError::unprocessable("The organisation needs a name"));
     }
     parse_time_zone(new.time_zone.trim())?;
+    let phrases = new.rsvp_phrases.as_deref().map(crate::domain::reply::clean_phrases);
     let before = get(&state.pool).await?;
     let mut tx = state.pool.begin().await?;
     let after = sqlx::query_as!(
         OrgSettings,
-        "UPDATE org_settings SET name = $1, time_zone = $2, postal_address = $3, updated_at = now()
-         RETURNING name, time_zone, postal_address",
+        r#"UPDATE org_settings SET name = $1, time_zone = $2, postal_address = $3,
+                  rsvp_phrases = coalesce($4, rsvp_phrases), updated_at = now()
+           RETURNING name, time_zone, postal_address, rsvp_phrases AS "rsvp_phrases?""#,
         name,
         new.time_zone.trim(),
-        new.postal_address.trim()
+        new.postal_address.trim(),
+        phrases.as_deref()
     )
     .fetch_one(&mut *tx)
     .await?;

@@ -296,6 +296,7 @@ pub fn SendWindowForm(id: Uuid, live: RwSignal<CampaignDetail>) -> impl IntoView
     let end = RwSignal::new(w.end);
     let days = RwSignal::new(w.days);
     let opt_out = RwSignal::new(w.opt_out_line);
+    let pause_on_reply = RwSignal::new(w.pause_on_reply.unwrap_or(true));
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let window = SendWindowView {
@@ -303,6 +304,7 @@ pub fn SendWindowForm(id: Uuid, live: RwSignal<CampaignDetail>) -> impl IntoView
             end: end.get_untracked(),
             days: days.get_untracked(),
             opt_out_line: opt_out.get_untracked(),
+            pause_on_reply: Some(pause_on_reply.get_untracked()),
         };
         spawn_local(async move {
             match save_send_window(id, window).await {
@@ -312,6 +314,7 @@ pub fn SendWindowForm(id: Uuid, live: RwSignal<CampaignDetail>) -> impl IntoView
                     end.try_set(d.window.end.clone());
                     days.try_set(d.window.days.clone());
                     opt_out.try_set(d.window.opt_out_line.clone());
+                    pause_on_reply.try_set(d.window.pause_on_reply.unwrap_or(true));
                     refresh(live, d);
                     toasts.success("Send window saved");
                 }
@@ -354,6 +357,13 @@ pub fn SendWindowForm(id: Uuid, live: RwSignal<CampaignDetail>) -> impl IntoView
             <div class="mt-4">
                 <TextField label="Opt-out line (the first text to each contact ends with it)" name="opt_out_line" value=opt_out/>
             </div>
+            <label class="mt-4 inline-flex items-center gap-1.5 text-sm">
+                <input type="checkbox" name="pause_on_reply"
+                    checked=pause_on_reply.get_untracked()
+                    prop:checked=move || pause_on_reply.get()
+                    on:change=move |ev| pause_on_reply.set(event_target_checked(&ev))/>
+                "Pause a contact's run when they reply, until someone resumes it"
+            </label>
             <div class="mt-4"><button type="submit" class=BUTTON>"Save send window"</button></div>
         </form>
     }

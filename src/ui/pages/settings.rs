@@ -234,9 +234,15 @@ fn OrgForm() -> impl IntoView {
             let name = RwSignal::new(o.name);
             let tz = RwSignal::new(o.time_zone);
             let address = RwSignal::new(o.postal_address);
+            let phrases = RwSignal::new(o.rsvp_phrases.unwrap_or_default().join("\n"));
             let save = move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
-                let s = OrgSettings { name: name.get_untracked(), time_zone: tz.get_untracked(), postal_address: address.get_untracked() };
+                let s = OrgSettings {
+                    name: name.get_untracked(),
+                    time_zone: tz.get_untracked(),
+                    postal_address: address.get_untracked(),
+                    rsvp_phrases: Some(phrases.get_untracked().lines().map(str::to_string).collect()),
+                };
                 leptos::task::spawn_local(async move {
                     match update_org(s).await {
                         Ok(_) => toasts.success("Organisation saved"),
@@ -255,6 +261,11 @@ fn OrgForm() -> impl IntoView {
                         <span class="font-medium text-slate-700">"Postal address (shown in email footers)"</span>
                         <textarea name="postal_address" rows="3" class="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2"
                             prop:value=move || address.get() on:input=move |ev| address.set(event_target_value(&ev))></textarea>
+                    </label>
+                    <label class="mt-4 block text-sm">
+                        <span class="font-medium text-slate-700">"RSVP phrases, one a line (a reply with one of them, as whole words in any case, marks the contact Received RSVP)"</span>
+                        <textarea name="rsvp_phrases" rows="4" class="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2"
+                            prop:value=move || phrases.get() on:input=move |ev| phrases.set(event_target_value(&ev))></textarea>
                     </label>
                     <div class="mt-6"><button type="submit" class=BUTTON>"Save organisation"</button></div>
                 </form>
