@@ -172,6 +172,7 @@ async fn every_rest_route_enforces_the_access_table(pool: PgPool) {
         ("PUT", "/api/org/twilio".into(), Some(json!({"account_sid": ""})), ADMIN_ONLY),
         // Webhooks answer to a Twilio signature, not to a session.
         ("POST", "/api/twilio/status".into(), Some(json!({})), [403, 403, 403, 403]),
+        ("POST", "/api/twilio/inbound-sms".into(), Some(json!({})), [403, 403, 403, 403]),
         ("GET", "/api/content".into(), None, SIGNED_IN),
         ("POST", "/api/content".into(), Some(json!({"name": "New", "channel": "sms", "body": "Hello"})), [401, 403, 403, 201]),
         ("PUT", format!("/api/content/{}", w.content), Some(json!({"name": "Edited", "channel": "sms", "body": "Hello"})), ADMIN_ONLY),

@@ -69,6 +69,13 @@ impl E164Phone {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether the number belongs to this region (e.g. "US"; a NANP number in Canada does not).
+    #[cfg(feature = "ssr")]
+    pub fn in_region(&self, region: &str) -> bool {
+        let region = region.parse::<phonenumber::country::Id>().ok();
+        region.is_some() && phonenumber::parse(None, &self.0).ok().and_then(|n| n.country().id()) == region
+    }
 }
 
 impl fmt::Display for E164Phone {
@@ -90,6 +97,16 @@ mod tests {
         assert_eq!(E164Phone::parse("1 (202) 555-0143", "US").unwrap().as_str(), "+12025550143");
         assert_eq!(E164Phone::parse("+1 416 555 0143", "GB").unwrap().as_str(), "+14165550143");
         assert!(E164Phone::parse("(202) 155-0143", "US").is_err());
+    }
+
+    #[test]
+    fn knows_its_region() {
+        let dc = E164Phone::parse("(202) 555-0143", "US").unwrap();
+        assert!(dc.in_region("US"));
+        assert!(!dc.in_region("CA"));
+        assert!(E164Phone::parse("+1 416 555 0143", "US").unwrap().in_region("CA"));
+        assert!(!E164Phone::parse("+44 20 7946 0958", "US").unwrap().in_region("US"));
+        assert!(!dc.in_region("not a region"));
     }
 
     /// The fast path and `phonenumber` agree on every area code the fast path takes.

@@ -435,20 +435,180 @@ pub async fn move_enrollments(
     detail(&state.pool, user, id).await
 }
 
-/// Marks every enrollment of the contacts at this address as opted out.
-pub async fn opt_out(db: &mut sqlx::PgConnection, channel: crate::domain::campaign::Channel, address: &str) -> Result<u64, AppError> {
+/// Marks every enrollment of the contacts at this address as opted out and stops their runs.
+pub async fn opt_out(db: &mut sqlx::PgConnection, channel: crate::domain::campaign::Channel, address: &str, now: DateTime<Utc>) -> Result<u64, AppError> {
     use crate::domain::campaign::Channel;
     let by_email = channel == Channel::Email;
-    Ok(sqlx::query!(
-        "UPDATE enrollments SET status = 'Opted Out', updated_at = now()
-         WHERE status <> 'Opted Out' AND contact_id IN (
-           SELECT id FROM contacts WHERE CASE WHEN $2 THEN lower(email) = lower($1) ELSE phone = $1 END)",
+    let contacts = sqlx::query_scalar!(
+        "SELECT id FROM contacts WHERE CASE WHEN $2 THEN lower(email) = lower($1) ELSE phone = $1 END",
         address,
         by_email
     )
-    .execute(db)
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(opt_out_contacts(db, &contacts, now).await?.len() as u64)
+}
+
+/// Why the engine stopped a run of a contact who opted out.
+pub const OPTED_OUT: &str = "The contact opted out";
+
+/// Marks every enrollment of these contacts Opted Out and stops the runs still going (paused
+/// and held ones too: nothing more is sent). Returns the enrollments changed, with the
+/// status each had.
+pub async fn opt_out_contacts(db: &mut sqlx::PgConnection, contacts: &[Uuid], now: DateTime<Utc>) -> Result<Vec<(Uuid, EnrollmentStatus)>, AppError> {
+    let rows = sqlx::query!(
+        r#"WITH old AS (
+             SELECT id, status, engine_state IN ('active', 'paused', 'held') AS running FROM enrollments
+             WHERE contact_id = ANY($1) AND (status <> 'Opted Out' OR engine_state IN ('active', 'paused', 'held'))
+             FOR UPDATE
+           )
+           UPDATE enrollments e SET status = 'Opted Out',
+                  engine_state = CASE WHEN old.running THEN 'stopped' ELSE e.engine_state END,
+                  held_reason = CASE WHEN old.running THEN $2 ELSE e.held_reason END, updated_at = now()
+           FROM old WHERE e.id = old.id
+           RETURNING e.id, old.status AS "status: EnrollmentStatus", old.running AS "running!", e.current_node"#,
+        contacts,
+        OPTED_OUT
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    let stopped: Vec<(Uuid, Option<String>)> = rows.iter().filter(|r| r.running).map(|r| (r.id, r.current_node.clone())).collect();
+    record_events(db, &stopped, "stopped", OPTED_OUT, now).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.status)).collect())
+}
+
+/// Undoes an opt-out for a contact who texted START: their opted-out enrollments need a
+/// person again (Needs BDR), and the runs the opt-out stopped wait, paused, for someone to
+/// resume them. Returns the enrollments changed.
+pub async fn opt_back_in(db: &mut sqlx::PgConnection, contact: Uuid, now: DateTime<Utc>) -> Result<Vec<Uuid>, AppError> {
+    const REASON: &str = "The contact opted back in; resume to go on";
+    let rows = sqlx::query!(
+        r#"UPDATE enrollments SET status = 'Needs BDR',
+                  engine_state = CASE WHEN engine_state = 'stopped' AND held_reason = $2 THEN 'paused' ELSE engine_state END,
+                  held_reason = CASE WHEN engine_state = 'stopped' AND held_reason = $2 THEN $3 ELSE held_reason END,
+                  updated_at = now()
+           WHERE contact_id = $1 AND status = 'Opted Out'
+           RETURNING id, current_node, engine_state = 'paused' AND held_reason = $3 AS "paused!""#,
+        contact,
+        OPTED_OUT,
+        REASON
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    let paused: Vec<(Uuid, Option<String>)> = rows.iter().filter(|r| r.paused).map(|r| (r.id, r.current_node.clone())).collect();
+    record_events(db, &paused, "paused", REASON, now).await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// Locks a contact's enrollments for the changes their text makes. Taken before the text's
+/// conversation and message rows, the order the engine takes them in, so the two never
+/// wait on each other in a circle.
+pub async fn lock_contact(db: &mut sqlx::PgConnection, contact: Uuid) -> Result<(), AppError> {
+    sqlx::query!("SELECT id FROM enrollments WHERE contact_id = $1 FOR UPDATE", contact).fetch_all(db).await?;
+    Ok(())
+}
+
+/// The enrollment a contact's text answers: that of the campaign whose text to the contact
+/// came last, preferring texts from the number the reply was sent to. A one-off send's
+/// reply answers the campaign it was sent for.
+pub struct Answered {
+    pub enrollment_id: Uuid,
+    pub campaign_id: Uuid,
+    pub status: EnrollmentStatus,
+    pub pause_on_reply: bool,
+}
+
+pub async fn answered(db: &mut sqlx::PgConnection, contact: Uuid, to: &str) -> Result<Option<Answered>, AppError> {
+    Ok(sqlx::query_as!(
+        Answered,
+        r#"SELECT e.id AS enrollment_id, e.campaign_id, e.status AS "status: EnrollmentStatus", p.pause_on_reply
+           FROM conversations v
+           JOIN messages m ON m.conversation_id = v.id
+           JOIN campaigns k ON k.id = m.campaign_id
+           JOIN enrollments e ON e.campaign_id = coalesce(k.parent_id, k.id) AND e.contact_id = v.contact_id
+           JOIN campaigns p ON p.id = e.campaign_id
+           WHERE v.contact_id = $1 AND v.channel = 'sms' AND m.direction = 'out' AND m.send_state IN ('sent', 'sending', 'unknown')
+           ORDER BY m.from_address IS NOT DISTINCT FROM $2 DESC, m.created_at DESC, m.id DESC
+           LIMIT 1"#,
+        contact,
+        to
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Moves an enrollment's status up to `to`, never down (`reply::raisable_to`). Returns
+/// whether it moved.
+pub async fn raise_status(db: &mut sqlx::PgConnection, enrollment: Uuid, to: EnrollmentStatus) -> Result<bool, AppError> {
+    let below: Vec<String> = crate::domain::reply::raisable_to(to).iter().map(|s| s.as_str().to_string()).collect();
+    let moved = sqlx::query!(
+        "UPDATE enrollments SET status = $2, updated_at = now() WHERE id = $1 AND status = ANY($3)",
+        enrollment,
+        to as EnrollmentStatus,
+        &below
+    )
+    .execute(&mut *db)
     .await?
-    .rows_affected())
+    .rows_affected();
+    Ok(moved > 0)
+}
+
+/// Pauses a running enrollment because the contact replied, so a person answers before the
+/// funnel sends more. Returns whether it was running.
+pub async fn pause_for_reply(db: &mut sqlx::PgConnection, enrollment: Uuid, now: DateTime<Utc>) -> Result<bool, AppError> {
+    const REASON: &str = "The contact replied; resume to go on";
+    let node = sqlx::query_scalar!(
+        "UPDATE enrollments SET engine_state = 'paused', held_reason = $2, updated_at = now()
+         WHERE id = $1 AND engine_state = 'active' RETURNING current_node",
+        enrollment,
+        REASON
+    )
+    .fetch_optional(&mut *db)
+    .await?;
+    let paused = node.is_some();
+    record_events(db, &node.map(|n| (enrollment, n)).into_iter().collect::<Vec<_>>(), "paused", REASON, now).await?;
+    Ok(paused)
+}
+
+/// Makes the contact's runs that wait at a "replied" branch due now, so they take its yes
+/// way at once, and wakes the engine. Runs still in a wait before the branch keep waiting.
+pub async fn wake_replied(db: &mut sqlx::PgConnection, contact: Uuid, now: DateTime<Utc>) -> Result<u64, AppError> {
+    let woken = sqlx::query!(
+        "UPDATE enrollments e SET next_run_at = $2, updated_at = now()
+         WHERE e.contact_id = $1 AND e.engine_state = 'active' AND e.next_run_at > $2 AND e.entered_at <= $2
+           AND (e.lease_until IS NULL OR e.lease_until <= $2)
+           AND EXISTS (SELECT 1 FROM nodes n WHERE n.campaign_id = e.campaign_id AND n.key = e.current_node
+                       AND n.type = 'branch' AND n.config->>'rule' = 'replied')",
+        contact,
+        now
+    )
+    .execute(&mut *db)
+    .await?
+    .rows_affected();
+    if woken > 0 {
+        engine::wake(&mut *db).await?;
+    }
+    Ok(woken)
+}
+
+/// Notes on the contacts' timelines what happened to their runs (enrollment, node it is on).
+async fn record_events(db: &mut sqlx::PgConnection, at: &[(Uuid, Option<String>)], kind: &str, detail: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+    if at.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        "INSERT INTO engine_events (id, enrollment_id, node_key, kind, detail, at)
+         SELECT u.id, u.enrollment, u.node, $4, $5, $6 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS u(id, enrollment, node)",
+        &at.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>(),
+        &at.iter().map(|(e, _)| *e).collect::<Vec<_>>(),
+        &at.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>() as &[Option<String>],
+        kind,
+        detail,
+        now
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Per funnel step: contacts waiting, due and held there, and the messages it sent.
@@ -586,16 +746,7 @@ pub async fn act_on_enrollment(
         }
         _ => return Err(refuse()),
     }
-    sqlx::query!(
-        "INSERT INTO engine_events (id, enrollment_id, node_key, kind, detail, at) VALUES ($1, $2, $3, 'user', $4, $5)",
-        Uuid::now_v7(),
-        enrollment,
-        e.current_node,
-        format!("{} by {}", action.label(), user.email),
-        now
-    )
-    .execute(&mut *tx)
-    .await?;
+    record_events(&mut tx, &[(enrollment, e.current_node.clone())], "user", &format!("{} by {}", action.label(), user.email), now).await?;
     audit::record(&mut *tx, Some(user.id), &format!("enrollment.{action}"), "enrollment", Some(enrollment), Some(serde_json::json!({ "engine_state": state_now })), None).await?;
     engine::wake(&mut *tx).await?;
     tx.commit().await?;

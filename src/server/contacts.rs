@@ -249,3 +249,28 @@ pub async fn record_inbound(db: &mut sqlx::PgConnection, conversation_id: Uuid, 
     .await?;
     Ok(())
 }
+
+/// The contact with this number and the number as stored: by E.164, else (stored numbers
+/// written another way) by the last ten digits, only for a number of the default region and
+/// only when that names a single contact.
+pub async fn find_by_phone(db: &mut sqlx::PgConnection, phone: &E164Phone, default_region: &str) -> Result<Option<(Uuid, String)>, AppError> {
+    let exact = sqlx::query!(r#"SELECT id, phone AS "phone!" FROM contacts WHERE phone = $1"#, phone.as_str())
+        .fetch_optional(&mut *db)
+        .await?;
+    if exact.is_some() || !phone.in_region(default_region) {
+        return Ok(exact.map(|c| (c.id, c.phone)));
+    }
+    let digits: String = phone.as_str().chars().filter(char::is_ascii_digit).collect();
+    let last10 = &digits[digits.len().saturating_sub(10)..];
+    let found = sqlx::query!(
+        r#"SELECT id, phone AS "phone!" FROM contacts
+           WHERE phone IS NOT NULL AND right(regexp_replace(phone, '\D', '', 'g'), 10) = $1 LIMIT 2"#,
+        last10
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(match found.as_slice() {
+        [one] => Some((one.id, one.phone.clone())),
+        _ => None,
+    })
+}

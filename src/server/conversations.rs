@@ -107,15 +107,86 @@ pub async fn log_message(db: &mut sqlx::PgConnection, m: &LoggedMessage<'_>) -> 
     )
     .fetch_one(&mut *db)
     .await?;
-    sqlx::query!(
-        "UPDATE conversations SET last_message_at = GREATEST(last_message_at, $2) WHERE id = $1",
+    touch(db, m.conversation_id, m.direction, m.at).await?;
+    Ok(id)
+}
+
+/// A new message moves its conversation up; one from the contact also counts as their reply.
+pub async fn touch(db: &mut sqlx::PgConnection, conversation_id: Uuid, direction: Direction, at: DateTime<Utc>) -> Result<(), AppError> {
+    sqlx::query!("UPDATE conversations SET last_message_at = GREATEST(last_message_at, $2) WHERE id = $1", conversation_id, at)
+        .execute(&mut *db)
+        .await?;
+    if direction == Direction::In {
+        crate::server::contacts::record_inbound(&mut *db, conversation_id, at).await?;
+    }
+    Ok(())
+}
+
+/// The conversation with a contact on a channel, or with an unknown address (the inbox's
+/// Unassigned view), created when missing.
+pub async fn open(db: &mut sqlx::PgConnection, contact_id: Option<Uuid>, channel: Channel, address: &str) -> Result<Uuid, AppError> {
+    // The no-op update makes RETURNING give the existing row's id on a conflict.
+    let id = match contact_id {
+        Some(contact) => sqlx::query_scalar!(
+            "INSERT INTO conversations (id, contact_id, channel, address) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (contact_id, channel) WHERE contact_id IS NOT NULL DO UPDATE SET channel = EXCLUDED.channel
+             RETURNING id",
+            Uuid::now_v7(),
+            contact,
+            channel as Channel,
+            address
+        )
+        .fetch_one(&mut *db)
+        .await?,
+        None => sqlx::query_scalar!(
+            "INSERT INTO conversations (id, channel, address) VALUES ($1, $2, $3)
+             ON CONFLICT (channel, address) WHERE contact_id IS NULL DO UPDATE SET address = EXCLUDED.address
+             RETURNING id",
+            Uuid::now_v7(),
+            channel as Channel,
+            address
+        )
+        .fetch_one(&mut *db)
+        .await?,
+    };
+    Ok(id)
+}
+
+/// A message a provider delivered to us.
+pub struct Received<'a> {
+    pub conversation_id: Uuid,
+    pub body: &'a str,
+    pub provider: &'a str,
+    pub provider_message_id: &'a str,
+    /// The campaign it answers, when one wrote to this contact.
+    pub campaign_id: Option<Uuid>,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// Stores an inbound message once: `None` when the provider already delivered this one.
+pub async fn receive(db: &mut sqlx::PgConnection, m: &Received<'_>) -> Result<Option<Uuid>, AppError> {
+    let id = sqlx::query_scalar!(
+        "INSERT INTO messages (id, conversation_id, direction, body, provider, provider_message_id, campaign_id,
+                               from_address, to_address, created_at)
+         VALUES ($1, $2, 'in', $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (provider, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
+         RETURNING id",
+        Uuid::now_v7(),
         m.conversation_id,
+        m.body,
+        m.provider,
+        m.provider_message_id,
+        m.campaign_id,
+        m.from,
+        m.to,
         m.at
     )
-    .execute(&mut *db)
+    .fetch_optional(&mut *db)
     .await?;
-    if m.direction == Direction::In {
-        crate::server::contacts::record_inbound(&mut *db, m.conversation_id, m.at).await?;
+    if id.is_some() {
+        touch(db, m.conversation_id, Direction::In, m.at).await?;
     }
     Ok(id)
 }

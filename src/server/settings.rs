@@ -37,6 +37,8 @@ pub struct Settings {
     pub email_per_day_per_sender: i32,
     pub twilio_api_base: String,
     pub provider_timeout_s: u64,
+    pub sms_help_text: String,
+    pub sms_opt_out_confirmation: String,
 }
 
 impl Default for Settings {
@@ -72,6 +74,8 @@ impl Default for Settings {
             email_per_day_per_sender: 2000,
             twilio_api_base: "https://api.twilio.com".into(),
             provider_timeout_s: 30,
+            sms_help_text: "Event invitations by text. Reply STOP to opt out, START to opt back in. Msg & data rates may apply.".into(),
+            sms_opt_out_confirmation: "You are unsubscribed and will get no more texts from us. Reply START to opt back in.".into(),
         }
     }
 }

@@ -67,6 +67,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/imports/{id}/start", post(leads::start_import))
         .route("/api/imports/{id}/issues.csv", get(leads::import_issues))
         .route("/api/twilio/status", post(twilio::status))
+        .route("/api/twilio/inbound-sms", post(twilio::inbound_sms))
         .route("/unsubscribe/{token}", get(unsubscribe::confirm).post(unsubscribe::unsubscribe))
         .route("/api/{*rest}", any(|| async { AppError::not_found("API route") }))
 }

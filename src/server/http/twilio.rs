@@ -1,12 +1,14 @@
 //! Twilio's webhooks. Each is verified first (`webhooks::twilio::verified`): a bad or
 //! missing signature is 403, a malformed report 400, and both are logged.
 use crate::domain::AppError;
-use crate::server::conversations;
+use crate::domain::merge::escape_html;
 use crate::server::state::AppState;
 use crate::server::webhooks::twilio::verified;
+use crate::server::{conversations, outbound, replies};
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
 
 /// `StatusCallback`: queued, sent, delivered, undelivered, failed (with `ErrorCode`).
 pub async fn status(State(state): State<AppState>, OriginalUri(uri): OriginalUri, headers: HeaderMap, body: Bytes) -> Result<StatusCode, AppError> {
@@ -21,4 +23,27 @@ pub async fn status(State(state): State<AppState>, OriginalUri(uri): OriginalUri
         tracing::info!(sid, status, "delivery report for a message Turnout did not send");
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// An inbound text (a number's "A message comes in" webhook). It is committed before the
+/// answer: a failure before that is a 5xx, so Twilio tries again (the same `MessageSid` is
+/// stored once); once committed, Twilio gets its 200 whatever happens next. The answer is
+/// TwiML: empty, or a `<Message>` with the HELP text.
+pub async fn inbound_sms(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, AppError> {
+    let p = verified(&state, &uri, &headers, &body).await?;
+    let sms = replies::Inbound::from_params(&p)?;
+    let outcome = replies::receive(&state, &sms).await.map_err(|e| {
+        tracing::error!(sid = sms.message_sid, error = %e.error, "inbound text not stored; Twilio will retry");
+        if e.status >= 500 { e } else { AppError::internal() }
+    })?;
+    if let Some(id) = outcome.send {
+        tokio::spawn(outbound::send(state.clone(), id, sms.account_sid.to_string()));
+    }
+    let message = outcome.answer.map(|text| format!("<Message>{}</Message>", escape_html(&text))).unwrap_or_default();
+    Ok(([(header::CONTENT_TYPE, "text/xml")], format!("<Response>{message}</Response>")))
 }

@@ -44,7 +44,7 @@ pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String
     let done = async {
         let mut tx = state.pool.begin().await?;
         compliance::suppress(&mut tx, Channel::Email, &address, "unsubscribed by email link", "unsubscribe_link").await?;
-        campaigns::opt_out(&mut tx, Channel::Email, &address).await?;
+        campaigns::opt_out(&mut tx, Channel::Email, &address, state.clock.now()).await?;
         tx.commit().await?;
         Ok::<_, crate::domain::AppError>(())
     };

@@ -1,0 +1,172 @@
+//! Texts outside any funnel, sent from the number a contact wrote to: the confirmation of an
+//! opt-out, and the HELP answer Twilio delivers from the webhook's reply. Like the engine's
+//! sends, each is a message row first, committed with its idempotency key by the caller, so
+//! it is in the conversation and never sent twice; the provider call comes after the commit.
+use crate::domain::AppError;
+use crate::domain::campaign::{Channel, Direction};
+use crate::server::conversations;
+use crate::server::providers::{Outgoing, Route, SANDBOX_ACCOUNT_SID, SendError, SenderIdentity};
+use crate::server::state::AppState;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// `messages.provider` for a Twilio-shaped account: the sandbox's, or Twilio's.
+pub fn provider_of(account_sid: &str) -> &'static str {
+    if account_sid == SANDBOX_ACCOUNT_SID { "sandbox" } else { "twilio" }
+}
+
+/// A text to the other party of a conversation.
+pub struct OneOff<'a> {
+    /// Unique per text: a retried webhook finds it recorded already.
+    pub key: String,
+    pub conversation_id: Uuid,
+    pub campaign_id: Option<Uuid>,
+    pub to: &'a str,
+    pub from: &'a str,
+    pub body: &'a str,
+    /// The Twilio account that owns `from` (the sandbox's too).
+    pub account_sid: &'a str,
+}
+
+/// How a recorded text goes out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// By `send`, after the caller commits.
+    Queued,
+    /// In the webhook's TwiML answer, which Twilio sends: recorded as sent.
+    Answered,
+}
+
+/// Records the text in the caller's transaction; `None` when its key is taken already.
+pub async fn record(db: &mut sqlx::PgConnection, m: &OneOff<'_>, delivery: Delivery, now: DateTime<Utc>) -> Result<Option<Uuid>, AppError> {
+    let answered = delivery == Delivery::Answered;
+    let id = sqlx::query_scalar!(
+        "INSERT INTO messages (id, conversation_id, direction, send_state, body, provider, campaign_id, idempotency_key,
+                               to_address, from_address, created_at, sent_at)
+         VALUES ($1, $2, 'out', CASE WHEN $3 THEN 'sent' ELSE 'queued' END, $4, $5, $6, $7, $8, $9, $10::timestamptz,
+                 CASE WHEN $3 THEN $10::timestamptz END)
+         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING id",
+        Uuid::now_v7(),
+        m.conversation_id,
+        answered,
+        m.body,
+        provider_of(m.account_sid),
+        m.campaign_id,
+        m.key,
+        m.to,
+        m.from,
+        now
+    )
+    .fetch_optional(&mut *db)
+    .await?;
+    if id.is_some() {
+        conversations::touch(db, m.conversation_id, Direction::Out, now).await?;
+    }
+    Ok(id)
+}
+
+/// Sends a queued text through the account that owns its From number, retrying transient
+/// errors, and records the outcome. Runs after the webhook has answered: failures are logged.
+pub async fn send(state: AppState, id: Uuid, account_sid: String) {
+    if let Err(e) = try_send(&state, id, &account_sid).await {
+        tracing::error!(message = %id, error = %e.error, "one-off text not recorded");
+    }
+}
+
+async fn try_send(state: &AppState, id: Uuid, account_sid: &str) -> Result<(), AppError> {
+    let Some(m) = sqlx::query!(
+        r#"UPDATE messages SET send_state = 'sending', attempts = attempts + 1 WHERE id = $1 AND send_state = 'queued'
+           RETURNING to_address AS "to!", from_address AS "from!", body, created_at"#,
+        id
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    else {
+        return Ok(());
+    };
+    let outgoing = Outgoing { id, to: m.to, from: m.from, body: m.body, subject: None, html: None, headers: Vec::new(), created_at: m.created_at };
+    let (provider, result) = match route(state, account_sid, &outgoing.from).await? {
+        Ok(route) => (route.name(), send_with_retries(state, &route, &outgoing).await),
+        Err(reason) => (provider_of(account_sid), Err(SendError::Permanent { message: reason, code: None, suppress: false })),
+    };
+    let (send_state, pid, status, error, code) = match result {
+        Ok(a) => ("sent", Some(a.provider_id), a.status, None, None),
+        Err(SendError::Permanent { message, code, .. }) => ("failed", None, None, Some(message), code),
+        Err(SendError::Transient { message, .. }) => ("failed", None, None, Some(format!("Gave up: {message}")), None),
+        // It may have gone out: never sent again blindly.
+        Err(SendError::Ambiguous { message }) => ("unknown", None, None, Some(message), None),
+    };
+    sqlx::query!(
+        "UPDATE messages SET send_state = $2, provider = $3, provider_message_id = coalesce($4, provider_message_id),
+                delivery_status = CASE WHEN delivery_rank($5) >= delivery_rank(delivery_status) THEN coalesce($5, delivery_status)
+                                       ELSE delivery_status END,
+                error = $6, error_code = $7, sent_at = CASE WHEN $2 = 'sent' THEN $8::timestamptz END
+         WHERE id = $1",
+        id,
+        send_state,
+        provider,
+        pid,
+        status,
+        error,
+        code,
+        state.clock.now()
+    )
+    .execute(&state.pool)
+    .await?;
+    Ok(())
+}
+
+/// The route for texts from `from` on this account: the same provider layer the engine
+/// uses, with the account's own credentials (the sandbox needs none).
+async fn route(state: &AppState, account_sid: &str, from: &str) -> Result<Result<Route, String>, AppError> {
+    let sealed = if account_sid == SANDBOX_ACCOUNT_SID {
+        None
+    } else {
+        let sealed = sqlx::query_scalar!(
+            "SELECT secret_enc FROM provider_credentials WHERE provider = 'twilio' AND account_sid = $1 LIMIT 1",
+            account_sid
+        )
+        .fetch_optional(&state.pool)
+        .await?;
+        match sealed {
+            Some(s) => Some(s),
+            None => return Ok(Err(format!("Twilio account {account_sid} is no longer set up"))),
+        }
+    };
+    let identity = SenderIdentity {
+        // SMS routes use only the number and the Twilio account.
+        user_id: Uuid::nil(),
+        name: format!("The number {from}"),
+        email: String::new(),
+        sms_from_number: Some(from.to_string()),
+        smtp_host: None,
+        smtp_port: None,
+        smtp_username: None,
+        smtp_password_enc: None,
+        smtp_tls: String::new(),
+        smtp_from_email: None,
+        twilio_sid: sealed.as_ref().map(|_| account_sid.to_string()),
+        twilio_secret_enc: sealed,
+        updated_at: state.clock.now(),
+    };
+    Ok(state.providers.route_for(Channel::Sms, &identity).map(|(route, _)| route))
+}
+
+/// Transient errors (429, 5xx, refused connections) are tried again, up to the engine's
+/// attempt limit, after the provider's `Retry-After` or a doubling pause.
+async fn send_with_retries(state: &AppState, route: &Route, m: &Outgoing) -> Result<crate::server::providers::Accepted, SendError> {
+    let attempts = state.settings.engine_max_attempts.max(1);
+    let mut attempt = 1;
+    loop {
+        match route.send(m).await {
+            Err(SendError::Transient { retry_after, .. }) if attempt < attempts => {
+                let pause = retry_after.unwrap_or(Duration::from_secs(1u64 << attempt.min(5)));
+                tokio::time::sleep(pause.min(Duration::from_secs(60))).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
