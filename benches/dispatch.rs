@@ -5,7 +5,7 @@
 //!
 //! cargo bench --bench dispatch --no-default-features --features ssr
 //! BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/turnout_bench_dispatch) is
-//! dropped and made anew. Settings: throttles off, send window all day every day, the
+//! dropped and made anew. Campaigns are activated as a user does (`campaigns::act`). Settings: throttles off, send window all day every day, the
 //! system clock, and the engine defaults of Leptos.toml unless BENCH_WORKERS / BENCH_BATCH set.
 // The tests' loopback Twilio; the benchmark uses only part of it.
 #[allow(dead_code)]
@@ -16,9 +16,10 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::{Connection, PgConnection, PgPool};
 use std::time::Instant;
 use turnout::domain::Role;
-use turnout::domain::campaign::{CampaignStatus, EventType};
+use turnout::domain::campaign::{CampaignAction, CampaignStatus, EventType};
 use turnout::domain::funnel::GraphDraft;
 use turnout::domain::EmailAddress;
+use turnout::server::auth::AuthUser;
 use turnout::server::campaigns::{self, NewCampaign};
 use turnout::server::crypto::Keys;
 use turnout::server::settings::Settings;
@@ -65,13 +66,13 @@ async fn main() {
     let mut conn = pool.acquire().await.expect("conn");
     providers::save_twilio(&mut conn, &state.keys, None, Some((&fake.account_sid, &fake.auth_token))).await.expect("twilio");
     drop(conn);
+    let bdr = AuthUser { id: user.id, email: user.email.clone(), name: user.name.clone(), role: Role::Bdr };
 
     // Phase 1: everything due at once.
     let (first, _) = campaign(&pool, user.id, "Dispatch", 0).await;
     let workers = engine::spawn(&state);
     let t0 = Instant::now();
-    sqlx::query!("UPDATE campaigns SET status = 'active' WHERE id = $1", first).execute(&pool).await.expect("activate");
-    engine::wake(&pool).await.expect("wake");
+    campaigns::act(&state, &bdr, first, CampaignAction::Activate).await.expect("activate");
     wait_done(&pool, first).await;
     let seconds = t0.elapsed().as_secs_f64();
     let rate = N as f64 / seconds;
@@ -83,8 +84,7 @@ async fn main() {
     // Phase 2: due times spread evenly at 80 % of the measured rate.
     let spacing_us = (1_000_000.0 / (rate * 0.8)) as i64;
     let (late, _) = campaign(&pool, user.id, "Lateness", spacing_us).await;
-    sqlx::query!("UPDATE campaigns SET status = 'active' WHERE id = $1", late).execute(&pool).await.expect("activate");
-    engine::wake(&pool).await.expect("wake");
+    campaigns::act(&state, &bdr, late, CampaignAction::Activate).await.expect("activate");
     wait_done(&pool, late).await;
     // `bench_due` is the benchmark's own table, so these two statements are not compile-checked.
     let p99: f64 = sqlx::query_scalar(

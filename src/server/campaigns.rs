@@ -356,6 +356,9 @@ pub async fn act(state: &AppState, user: &AuthUser, id: Uuid, action: CampaignAc
     }
     audit::record(&mut *tx, Some(user.id), &format!("campaign.{action}"), "campaign", Some(id), Some(serde_json::json!({ "status": current })), Some(serde_json::json!({ "status": next }))).await?;
     tx.commit().await?;
+    if action == CampaignAction::Activate {
+        engine::refresh_stats(&state.pool).await?;
+    }
     detail(&state.pool, user, id).await
 }
 

@@ -160,6 +160,13 @@ async fn timeline(pool: &PgPool, user: &AuthUser, contact_id: Uuid) -> Result<Ve
              JOIN enrollments e ON e.id = v.enrollment_id
              JOIN campaigns k ON k.id = e.campaign_id
              WHERE e.contact_id = $3 AND ($2 OR k.owner_id = $1)
+             UNION ALL
+             -- Finishing is the enrollment's state, not a row of its own: the engine's last
+             -- step time is when it finished.
+             SELECT e.id, e.last_step_at, k.name, NULL, false, NULL, NULL, NULL, 'Finished the funnel', 'finished', NULL, NULL, NULL
+             FROM enrollments e
+             JOIN campaigns k ON k.id = e.campaign_id
+             WHERE e.contact_id = $3 AND e.engine_state = 'finished' AND e.last_step_at IS NOT NULL AND ($2 OR k.owner_id = $1)
            ) t
            ORDER BY t.at DESC, t.id DESC
            LIMIT 500"#,

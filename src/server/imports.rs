@@ -18,7 +18,7 @@ use crate::domain::{AppError, E164Phone, EmailAddress};
 use crate::server::auth::AuthUser;
 use crate::server::error::internal;
 use crate::server::state::AppState;
-use crate::server::{campaigns, zones};
+use crate::server::{campaigns, engine, zones};
 use serde_json::{Map, Value};
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -343,6 +343,7 @@ async fn process(state: &AppState, job: Job, path: &Path) -> Result<bool, AppErr
     )
     .execute(&state.pool)
     .await?;
+    engine::refresh_stats(&state.pool).await?;
     Ok(true)
 }
 

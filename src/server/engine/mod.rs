@@ -50,6 +50,15 @@ pub async fn wake(db: impl sqlx::PgExecutor<'_>) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Refreshes the planner's statistics after many enrollments became due at once (an
+/// activation, an import). Autovacuum gets there within minutes; until then the planner,
+/// believing few rows are due, scans every row of the campaign for each claim instead of
+/// walking the due-time index in order (40 ms against 2.5 ms per claim of 500 measured).
+pub async fn refresh_stats(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query!("ANALYZE enrollments").execute(pool).await?;
+    Ok(())
+}
+
 /// Starts the workers; they stop claiming on shutdown and finish the batch in hand.
 pub fn spawn(state: &AppState) -> JoinSet<()> {
     let mut set = JoinSet::new();

@@ -66,6 +66,9 @@ pub async fn run_once(state: &AppState) -> Result<Report, AppError> {
         let job = Job { claimed: c.clone(), ctx: ctx.clone(), contact: contact.clone() };
         if let Some(mut p) = plan(state, job, &org, now, &mut out) {
             p.update.lease_until = Some(now + lease);
+            // The due time stays as it was: the lease alone holds the enrollment, so this
+            // write changes no indexed column and can be a HOT update.
+            p.update.next_run_at = p.job.claimed.next_run_at;
             pending.push(p);
         }
     }
@@ -232,7 +235,6 @@ impl Outcomes {
                 u.state = EngineState::Finished;
                 u.node = None;
                 u.next_run_at = None;
-                self.events.push(job.event(None, "finished", "Finished the funnel".into(), now));
             }
         }
         self.updates.push(u);

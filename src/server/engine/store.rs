@@ -14,6 +14,7 @@ pub struct Claimed {
     pub contact_id: Uuid,
     pub status: EnrollmentStatus,
     pub current_node: Option<String>,
+    pub next_run_at: Option<DateTime<Utc>>,
     pub step_seq: i32,
     pub entered_at: Option<DateTime<Utc>>,
     pub last_step_at: Option<DateTime<Utc>>,
@@ -36,7 +37,7 @@ pub async fn claim(db: &mut PgConnection, now: DateTime<Utc>, limit: i64) -> Res
     Ok(sqlx::query_as!(
         Claimed,
         r#"SELECT e.id, e.campaign_id, e.contact_id, e.status AS "status: EnrollmentStatus", e.current_node,
-                  e.step_seq, e.entered_at, e.last_step_at, e.last_sent_at, e.attempts, e.sms_introduced,
+                  e.next_run_at, e.step_seq, e.entered_at, e.last_step_at, e.last_sent_at, e.attempts, e.sms_introduced,
                   e.custom_fields, e.created_at
            FROM enrollments e
            WHERE e.engine_state = 'active' AND e.next_run_at <= $1
