@@ -191,6 +191,15 @@ pub async fn receive(db: &mut sqlx::PgConnection, m: &Received<'_>) -> Result<Op
     Ok(id)
 }
 
+/// Whether a message is a step of a contact's funnel (not a one-off text such as an opt-out's
+/// confirmation).
+pub async fn is_funnel_step(pool: &PgPool, message: Uuid) -> Result<bool, AppError> {
+    let step = sqlx::query_scalar!(r#"SELECT enrollment_id IS NOT NULL AS "step!" FROM messages WHERE id = $1"#, message)
+        .fetch_optional(pool)
+        .await?;
+    Ok(step.unwrap_or(false))
+}
+
 /// Records a provider's delivery report on the message it names: by Turnout's own message
 /// id when the callback URL carries it, else by the provider's id. Returns false when no
 /// message matches (a report for a message sent elsewhere).

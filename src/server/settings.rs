@@ -39,6 +39,8 @@ pub struct Settings {
     pub provider_timeout_s: u64,
     pub sms_help_text: String,
     pub sms_opt_out_confirmation: String,
+    pub sandbox_reply_rate: f64,
+    pub sandbox_reply_delay_ms: u64,
 }
 
 impl Default for Settings {
@@ -76,6 +78,8 @@ impl Default for Settings {
             provider_timeout_s: 30,
             sms_help_text: "Event invitations by text. Reply STOP to opt out, START to opt back in. Msg & data rates may apply.".into(),
             sms_opt_out_confirmation: "You are unsubscribed and will get no more texts from us. Reply START to opt back in.".into(),
+            sandbox_reply_rate: 0.0,
+            sandbox_reply_delay_ms: 5000,
         }
     }
 }

@@ -246,6 +246,11 @@ impl Providers {
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
         let status_url = format!("{}/api/twilio/status", settings.public_origin());
+        let replies = sandbox::DemoReplies {
+            url: format!("{}/api/twilio/inbound-sms", settings.public_origin()),
+            rate: settings.sandbox_reply_rate.clamp(0.0, 1.0),
+            delay: Duration::from_millis(settings.sandbox_reply_delay_ms),
+        };
         let sandbox = |channel| {
             Arc::new(Sandbox::new(
                 pool.clone(),
@@ -254,6 +259,7 @@ impl Providers {
                 status_url.clone(),
                 SANDBOX_ACCOUNT_SID.into(),
                 keys.sandbox_token().to_string(),
+                replies.clone(),
             ))
         };
         Ok(Self {
