@@ -173,6 +173,9 @@ async fn every_rest_route_enforces_the_access_table(pool: PgPool) {
         // Webhooks answer to a Twilio signature, not to a session.
         ("POST", "/api/twilio/status".into(), Some(json!({})), [403, 403, 403, 403]),
         ("POST", "/api/twilio/inbound-sms".into(), Some(json!({})), [403, 403, 403, 403]),
+        // Media are "not found" to anyone who may not see their conversation (tests/media.rs).
+        ("GET", format!("/api/media/{}", Uuid::now_v7()), None, [401, 404, 404, 404]),
+        ("GET", "/api/suppressions/export.csv".into(), None, ADMIN_ONLY),
         ("GET", "/api/content".into(), None, SIGNED_IN),
         ("POST", "/api/content".into(), Some(json!({"name": "New", "channel": "sms", "body": "Hello"})), [401, 403, 403, 201]),
         ("PUT", format!("/api/content/{}", w.content), Some(json!({"name": "Edited", "channel": "sms", "body": "Hello"})), ADMIN_ONLY),
@@ -278,6 +281,13 @@ async fn every_server_function_enforces_the_access_table(pool: PgPool) {
         ("get_contact", format!("id={}", w.contact), OWNER),
         ("get_import", format!("id={}", w.import), OWNER),
         ("start_import", format!("id={}&mapping[0]=phone&mapping[1]=name&consent_source=", w.import), [401, 200, 404, 409]),
+        ("import_attendees", format!("id={}&text=phone%0A%2B12025550100", w.campaign), OWNER),
+        ("list_suppressions", "q=".into(), ADMIN_ONLY),
+        ("add_suppression", "address=%2B12025550999&reason=Asked".into(), ADMIN_ONLY),
+        ("remove_suppression", format!("id={}&reason=Mistake", Uuid::now_v7()), [401, 403, 403, 404]),
+        ("import_suppressions", "text=address%0A%2B12025550998".into(), ADMIN_ONLY),
+        // Last of the records' functions: it erases the contact's personal data.
+        ("erase_contact", format!("id={}&reason=Asked", w.contact), ADMIN_ONLY),
         // Public: answers do not depend on who asks.
         ("login", "email=nobody%40turnout.test&password=wrong-password".into(), [401, 401, 401, 401]),
         ("forgot_password", "email=nobody%40turnout.test".into(), [422, 422, 422, 422]),

@@ -130,7 +130,7 @@ async fn enrollment(app: &TestApp, id: Uuid) -> (String, String, Option<String>)
 }
 
 async fn suppressed(app: &TestApp, number: &str) -> bool {
-    sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM suppressions WHERE kind = 'phone' AND value = $1"#, number)
+    sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM suppressions WHERE kind = 'phone' AND value_hash = sha256(convert_to($1, 'UTF8'))"#, number)
         .fetch_one(&app.pool)
         .await
         .unwrap()

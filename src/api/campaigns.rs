@@ -96,3 +96,10 @@ pub async fn save_send_window(id: Uuid, window: SendWindowView) -> Result<Campai
     })
     .await
 }
+
+/// Marks the people an attendee list (CSV with a phone or email column) names `Attended`.
+#[server(prefix = "/api/fn", endpoint = "import_attendees")]
+pub async fn import_attendees(id: Uuid, text: String) -> Result<crate::domain::contact::AttendeeImport, AppError> {
+    super::ctx::signed_in(|state, user| async move { crate::server::attendance::import(&state, &user, id, &text).await })
+        .await
+}

@@ -40,3 +40,10 @@ pub async fn start_import(id: Uuid, mapping: Vec<ImportField>, consent_source: S
     })
     .await
 }
+
+/// Erases a contact on request (admins): personal data gone, addresses kept suppressed.
+#[server(prefix = "/api/fn", endpoint = "erase_contact")]
+pub async fn erase_contact(id: Uuid, reason: String) -> Result<(), AppError> {
+    super::ctx::signed_in(|state, user| async move { crate::server::contacts::erase(&state, &user, id, &reason).await })
+        .await
+}

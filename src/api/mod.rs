@@ -6,6 +6,7 @@ pub mod campaigns;
 pub mod content;
 pub mod leads;
 pub mod records;
+pub mod suppressions;
 pub mod templates;
 
 #[cfg(feature = "ssr")]

@@ -72,6 +72,9 @@ pub struct MessageView {
     pub body: String,
     pub subject: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Files that came with it (MMS), fetched after the text was stored.
+    #[serde(default)]
+    pub media: Vec<crate::domain::media::MediaView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -200,8 +200,27 @@ pub struct ContactDetail {
     pub company: Option<String>,
     pub time_zone: Option<String>,
     pub consent_source: Option<String>,
+    /// Set once the contact was erased on request.
+    #[serde(default)]
+    pub erased_at: Option<DateTime<Utc>>,
     pub enrollments: Vec<Lead>,
     pub timeline: Vec<TimelineEntry>,
+}
+
+/// A line of an uploaded CSV that was not used, and why (line 1 is the header).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineError {
+    pub line: u64,
+    pub error: String,
+}
+
+/// What an attendee list did to a campaign: contacts marked `Attended` (never lowering a
+/// status above it), those already there or above, and lines that matched nobody.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AttendeeImport {
+    pub marked: u64,
+    pub unchanged: u64,
+    pub unmatched: Vec<LineError>,
 }
 
 /// Neutralises a CSV cell a spreadsheet would run as a formula: a leading `=`, `+`, `-`, `@`,

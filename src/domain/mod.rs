@@ -68,6 +68,7 @@ pub mod email;
 pub mod error;
 pub mod funnel;
 pub mod graph_io;
+pub mod media;
 pub mod merge;
 pub mod org;
 pub mod phone;
@@ -76,6 +77,7 @@ pub mod role;
 #[cfg(feature = "ssr")]
 pub mod schedule;
 pub mod sms;
+pub mod suppression;
 pub mod template;
 pub mod user;
 #[cfg(feature = "ssr")]

@@ -480,6 +480,14 @@ pub async fn opt_out_contacts(db: &mut sqlx::PgConnection, contacts: &[Uuid], no
     Ok(rows.into_iter().map(|r| (r.id, r.status)).collect())
 }
 
+/// Erasure: the contact's enrollments keep their statuses, not the fields imported with them.
+pub async fn erase_custom_fields(db: &mut sqlx::PgConnection, contact: Uuid) -> Result<(), AppError> {
+    sqlx::query!("UPDATE enrollments SET custom_fields = '{}', updated_at = now() WHERE contact_id = $1", contact)
+        .execute(&mut *db)
+        .await?;
+    Ok(())
+}
+
 /// Undoes an opt-out for a contact who texted START: their opted-out enrollments need a
 /// person again (Needs BDR), and the runs the opt-out stopped wait, paused, for someone to
 /// resume them. Returns the enrollments changed.

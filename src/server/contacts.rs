@@ -45,8 +45,7 @@ pub async fn leads(
     limit: Option<i64>,
 ) -> Result<LeadPage, AppError> {
     let q = filter.q.trim();
-    // The search is a substring match: LIKE's own wildcards in it are literal.
-    let pattern = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let pattern = crate::server::db::like_pattern(q);
     let stage = filter.stage.trim();
     let rows = sqlx::query!(
         r#"WITH m AS (
@@ -113,7 +112,7 @@ pub async fn leads(
 /// is in one of their campaigns; anyone else's is "not found".
 pub async fn detail(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<ContactDetail, AppError> {
     let c = sqlx::query!(
-        "SELECT c.id, c.name, c.phone, c.email, c.company, c.time_zone, c.consent_source FROM contacts c
+        "SELECT c.id, c.name, c.phone, c.email, c.company, c.time_zone, c.consent_source, c.erased_at FROM contacts c
          WHERE c.id = $1 AND ($3 OR EXISTS (
            SELECT 1 FROM enrollments e JOIN campaigns k ON k.id = e.campaign_id
            WHERE e.contact_id = c.id AND k.owner_id = $2))",
@@ -135,6 +134,7 @@ pub async fn detail(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<ContactD
         company: c.company,
         time_zone: c.time_zone,
         consent_source: c.consent_source,
+        erased_at: c.erased_at,
         enrollments,
         timeline,
     })
@@ -280,4 +280,44 @@ pub async fn find_by_phone(db: &mut sqlx::PgConnection, phone: &E164Phone, defau
         [one] => Some((one.id, one.phone.clone())),
         _ => None,
     })
+}
+
+/// Erases a contact on request (admins): name, phone, email, company, time zone and the
+/// enrollments' custom fields are removed, message texts and media too; their runs stop as
+/// opted out, and the phone and email stay suppressed (as hashes only), so they are never
+/// written to again. The audit entry names no personal data.
+pub async fn erase(state: &crate::server::state::AppState, user: &AuthUser, id: Uuid, reason: &str) -> Result<(), AppError> {
+    use crate::server::engine::compliance;
+    use crate::server::{audit, conversations, media};
+    user.require_admin()?;
+    let reason = Some(reason.trim()).filter(|r| !r.is_empty()).ok_or_else(|| AppError::unprocessable("Give a reason"))?;
+    let mut tx = state.pool.begin().await?;
+    let old = sqlx::query!(
+        "WITH old AS (SELECT id, phone, email FROM contacts WHERE id = $1 FOR UPDATE)
+         UPDATE contacts c SET name = '', phone = NULL, email = NULL, company = NULL, time_zone = NULL,
+                erased_at = coalesce(c.erased_at, now()), updated_at = now()
+         FROM old WHERE c.id = old.id
+         RETURNING old.phone, old.email",
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| AppError::not_found("Contact"))?;
+    if let Some(phone) = &old.phone {
+        compliance::suppress_erased(&mut tx, Channel::Sms, phone).await?;
+    }
+    if let Some(email) = &old.email {
+        compliance::suppress_erased(&mut tx, Channel::Email, email).await?;
+    }
+    campaigns::opt_out_contacts(&mut tx, &[id], state.clock.now()).await?;
+    campaigns::erase_custom_fields(&mut tx, id).await?;
+    let messages = conversations::erase_contact(&mut tx, id).await?;
+    let files = media::erase_contact(state, &mut tx, id).await?;
+    let after = serde_json::json!({
+        "erased": true, "reason": reason, "source": "admin", "messages": messages, "media_files": files,
+        "suppressed": { "phone": old.phone.is_some(), "email": old.email.is_some() },
+    });
+    audit::record(&mut *tx, Some(user.id), "contact.erased", "contact", Some(id), None, Some(after)).await?;
+    tx.commit().await?;
+    Ok(())
 }

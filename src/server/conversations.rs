@@ -31,8 +31,7 @@ pub async fn list(pool: &PgPool, user: &AuthUser) -> Result<Vec<ConversationSumm
 }
 
 pub async fn get(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<ConversationDetail, AppError> {
-    let messages = sqlx::query_as!(
-        MessageView,
+    let rows = sqlx::query!(
         r#"SELECT m.id, m.direction AS "direction: Direction", m.body, m.subject, m.created_at
            FROM messages m JOIN conversations c ON c.id = m.conversation_id
            WHERE m.conversation_id = $3
@@ -44,6 +43,19 @@ pub async fn get(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<Conversatio
     )
     .fetch_all(pool)
     .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
+    let mut media = crate::server::media::of_messages(pool, &ids).await?;
+    let messages: Vec<MessageView> = rows
+        .into_iter()
+        .map(|m| MessageView {
+            media: media.remove(&m.id).unwrap_or_default(),
+            id: m.id,
+            direction: m.direction,
+            body: m.body,
+            subject: m.subject,
+            created_at: m.created_at,
+        })
+        .collect();
     let Some(last) = messages.last() else {
         return Err(AppError::not_found("Conversation"));
     };
@@ -64,6 +76,36 @@ pub async fn get(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<Conversatio
         last_message_at: Some(last.created_at),
     };
     Ok(ConversationDetail { summary, messages })
+}
+
+/// Whether the user may see this message (its media): the rule of `get`, for one message.
+pub async fn may_see_message(pool: &PgPool, user: &AuthUser, message: Uuid) -> Result<bool, AppError> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM messages m JOIN conversations c ON c.id = m.conversation_id
+                          WHERE m.id = $3
+                            AND ($2 OR c.assigned_to = $1 OR m.campaign_id IN (SELECT id FROM campaigns WHERE owner_id = $1))
+           ) AS "seen!""#,
+        user.id,
+        user.is_admin(),
+        message
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Erasure: the contact's messages keep their times and states, not their words or the
+/// addresses they went between; their conversations no longer name the address.
+pub async fn erase_contact(db: &mut sqlx::PgConnection, contact_id: Uuid) -> Result<u64, AppError> {
+    let erased = sqlx::query!(
+        "UPDATE messages m SET body = '', subject = NULL, to_address = NULL, from_address = NULL
+         FROM conversations c WHERE c.id = m.conversation_id AND c.contact_id = $1",
+        contact_id
+    )
+    .execute(&mut *db)
+    .await?
+    .rows_affected();
+    sqlx::query!("UPDATE conversations SET address = '(erased)' WHERE contact_id = $1", contact_id).execute(&mut *db).await?;
+    Ok(erased)
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, contact_id: Option<Uuid>, channel: Channel, address: &str) -> Result<Uuid, AppError> {

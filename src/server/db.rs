@@ -49,3 +49,8 @@ mod tests {
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
     }
 }
+
+/// A substring pattern for LIKE / ILIKE: the wildcards in the text searched for are literal.
+pub fn like_pattern(text: &str) -> String {
+    format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+}

@@ -1,4 +1,5 @@
 //! The server (feature `ssr`): settings, database, auth, HTTP routes and start-up.
+pub mod attendance;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
@@ -15,6 +16,7 @@ pub mod files;
 pub mod http;
 pub mod imports;
 pub mod mail;
+pub mod media;
 pub mod middleware;
 pub mod org;
 pub mod outbound;
@@ -22,6 +24,7 @@ pub mod providers;
 pub mod replies;
 pub mod settings;
 pub mod state;
+pub mod suppressions;
 pub mod telemetry;
 pub mod templates;
 pub mod users;
@@ -84,6 +87,8 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), String>
     let shutdown = state.shutdown.clone();
     // Imports queued or interrupted before this start are picked up at once.
     tokio::spawn(imports::worker(state.clone()));
+    // Media fetches that were retrying, or cut short by a restart, go on.
+    tokio::spawn(media::worker(state.clone()));
     let mut engine = engine::spawn(&state);
     let app = router(state);
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())

@@ -10,7 +10,7 @@ use crate::server::engine::compliance;
 use crate::server::outbound::{self, Delivery, OneOff};
 use crate::server::state::AppState;
 use crate::server::webhooks::twilio::TwilioParams;
-use crate::server::{audit, campaigns, contacts, org};
+use crate::server::{audit, campaigns, contacts, media, org};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -23,6 +23,8 @@ pub struct Inbound<'a> {
     pub body: &'a str,
     /// Twilio's Advanced Opt-Out verdict: STOP, START or HELP.
     pub opt_out_type: Option<&'a str>,
+    /// Pictures and other files (MMS), fetched once the text is stored.
+    pub media: Vec<media::MediaRef<'a>>,
 }
 
 impl<'a> Inbound<'a> {
@@ -34,6 +36,7 @@ impl<'a> Inbound<'a> {
             to: p.require("To")?,
             body: p.get("Body").unwrap_or_default(),
             opt_out_type: p.get("OptOutType"),
+            media: media::refs(|name| p.get(name))?,
         })
     }
 }
@@ -45,6 +48,8 @@ pub struct Outcome {
     pub answer: Option<String>,
     /// A queued text to send now (the opt-out confirmation).
     pub send: Option<Uuid>,
+    /// The new message whose media to fetch now.
+    pub fetch_media: Option<Uuid>,
 }
 
 /// Phone suppressions that record the contact's own texted opt-out (Twilio's 21610 too),
@@ -90,6 +95,7 @@ pub async fn receive(state: &AppState, sms: &Inbound<'_>) -> Result<Outcome, App
         tracing::info!(sid = sms.message_sid, "text delivered again; it is stored already");
         return Ok(Outcome::default());
     };
+    media::record(&mut tx, message_id, sms.account_sid, &sms.media).await?;
 
     // The number as texted, and as stored when the contact was found by its last digits.
     let mut numbers = vec![address.to_string()];
@@ -109,7 +115,7 @@ pub async fn receive(state: &AppState, sms: &Inbound<'_>) -> Result<Outcome, App
         account_sid: sms.account_sid,
     };
     let settings = &state.settings;
-    let mut out = Outcome::default();
+    let mut out = Outcome { fetch_media: Some(message_id).filter(|_| !sms.media.is_empty()), ..Outcome::default() };
     match &verdict.intent {
         Intent::OptOut => {
             let kind = if verdict.by_twilio { "twilio_opt_out" } else { "sms_keyword" };
@@ -131,15 +137,7 @@ pub async fn receive(state: &AppState, sms: &Inbound<'_>) -> Result<Outcome, App
             }
         }
         Intent::OptIn => {
-            let hashes: Vec<Vec<u8>> = numbers.iter().map(|n| compliance::hash(Channel::Sms, n)).collect();
-            let lifted = sqlx::query!(
-                "DELETE FROM suppressions WHERE kind = 'phone' AND value_hash = ANY($1) AND source = ANY($2)",
-                &hashes,
-                &TEXTED_OPT_OUTS.iter().map(|s| s.to_string()).collect::<Vec<_>>()
-            )
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let lifted = compliance::lift(&mut tx, Channel::Sms, &numbers, TEXTED_OPT_OUTS).await?;
             let changed = match contact_id {
                 Some(id) => campaigns::opt_back_in(&mut tx, id, now).await?,
                 None => Vec::new(),

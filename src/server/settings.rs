@@ -5,6 +5,11 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// What MMS media Turnout keeps: pictures, video, audio, PDFs and contact cards; never
+/// anything a browser would run (HTML, SVG), since the app serves the files itself.
+const MEDIA_CONTENT_TYPES: &str = "image/jpeg,image/png,image/gif,image/webp,image/heic,video/mp4,video/3gpp,\
+                                   audio/mpeg,audio/mp4,audio/amr,audio/ogg,application/pdf,text/vcard,text/x-vcard";
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
     pub turnout_addr: SocketAddr,
@@ -41,6 +46,13 @@ pub struct Settings {
     pub sms_opt_out_confirmation: String,
     pub sandbox_reply_rate: f64,
     pub sandbox_reply_delay_ms: u64,
+    pub media_store_url: String,
+    pub media_s3_endpoint: String,
+    pub media_s3_region: String,
+    pub media_s3_access_key_id: String,
+    pub media_s3_secret_access_key: String,
+    pub media_max_bytes: u64,
+    pub media_content_types: String,
 }
 
 impl Default for Settings {
@@ -80,6 +92,13 @@ impl Default for Settings {
             sms_opt_out_confirmation: "You are unsubscribed and will get no more texts from us. Reply START to opt back in.".into(),
             sandbox_reply_rate: 0.0,
             sandbox_reply_delay_ms: 5000,
+            media_store_url: String::new(),
+            media_s3_endpoint: String::new(),
+            media_s3_region: "us-east-1".into(),
+            media_s3_access_key_id: String::new(),
+            media_s3_secret_access_key: String::new(),
+            media_max_bytes: 5 * 1024 * 1024,
+            media_content_types: MEDIA_CONTENT_TYPES.into(),
         }
     }
 }

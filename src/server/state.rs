@@ -5,6 +5,7 @@ use crate::server::engine::GraphCache;
 use crate::server::providers::Providers;
 use crate::server::crypto::Keys;
 use crate::server::mail::SystemMailer;
+use crate::server::media::Media;
 use crate::server::settings::Settings;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub engine_wake: Arc<Notify>,
     pub graphs: Arc<GraphCache>,
     pub providers: Arc<Providers>,
+    /// Where MMS media are kept, and how they are fetched.
+    pub media: Arc<Media>,
 }
 
 impl AppState {
@@ -46,6 +49,7 @@ impl AppState {
             .build();
         let keys = Arc::new(keys);
         let providers = Arc::new(Providers::new(pool.clone(), &settings, keys.clone())?);
+        let media = Arc::new(Media::new(&settings)?);
         Ok(Self {
             pool,
             limiter: Arc::new(LoginLimiter::new(
@@ -63,6 +67,7 @@ impl AppState {
             engine_wake: Arc::new(Notify::new()),
             graphs: Arc::new(GraphCache::default()),
             providers,
+            media,
         })
     }
 

@@ -17,7 +17,7 @@ const NAV: [(&str, &str); 8] = [
     ("/analytics", "Analytics"),
     ("/settings", "Settings"),
 ];
-const ADMIN_NAV: [(&str, &str); 2] = [("/admin/users", "Users"), ("/admin/audit", "Audit log")];
+const ADMIN_NAV: [(&str, &str); 3] = [("/admin/users", "Users"), ("/admin/suppressions", "Suppressions"), ("/admin/audit", "Audit log")];
 
 #[component]
 pub fn Shell() -> impl IntoView {

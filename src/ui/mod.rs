@@ -66,6 +66,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings") view=pages::settings::SettingsPage/>
                     <Route path=path!("admin/users") view=pages::admin_users::AdminUsersPage/>
                     <Route path=path!("admin/audit") view=pages::audit::AuditPage/>
+                    <Route path=path!("admin/suppressions") view=pages::suppressions::SuppressionsPage/>
                 </ParentRoute>
             </Routes>
             <toast::ToastRegion/>

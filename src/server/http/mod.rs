@@ -5,7 +5,9 @@ mod campaigns;
 mod content;
 mod health;
 mod leads;
+mod media;
 mod records;
+mod suppressions;
 mod templates;
 mod twilio;
 mod unsubscribe;
@@ -66,6 +68,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/imports/{id}", get(leads::get_import))
         .route("/api/imports/{id}/start", post(leads::start_import))
         .route("/api/imports/{id}/issues.csv", get(leads::import_issues))
+        .route("/api/media/{id}", get(media::get))
+        .route("/api/suppressions/export.csv", get(suppressions::export))
         .route("/api/twilio/status", post(twilio::status))
         .route("/api/twilio/inbound-sms", post(twilio::inbound_sms))
         .route("/unsubscribe/{token}", get(unsubscribe::confirm).post(unsubscribe::unsubscribe))

@@ -4,7 +4,7 @@ use crate::domain::AppError;
 use crate::domain::merge::escape_html;
 use crate::server::state::AppState;
 use crate::server::webhooks::twilio::verified;
-use crate::server::{conversations, outbound, replies};
+use crate::server::{conversations, media, outbound, replies};
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -41,6 +41,9 @@ pub async fn inbound_sms(
         tracing::error!(sid = sms.message_sid, error = %e.error, "inbound text not stored; Twilio will retry");
         if e.status >= 500 { e } else { AppError::internal() }
     })?;
+    if let Some(id) = outcome.fetch_media {
+        tokio::spawn(media::fetch_message(state.clone(), id));
+    }
     if let Some(id) = outcome.send {
         tokio::spawn(outbound::send(state.clone(), id, sms.account_sid.to_string()));
     }

@@ -12,4 +12,5 @@ pub mod login;
 pub mod not_found;
 pub mod password;
 pub mod settings;
+pub mod suppressions;
 pub mod templates;

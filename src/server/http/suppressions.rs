@@ -1,0 +1,20 @@
+//! The suppression list's CSV export (admins).
+use crate::domain::AppError;
+use crate::server::auth::AuthUser;
+use crate::server::state::AppState;
+use crate::server::suppressions;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+pub async fn export(State(state): State<AppState>, user: AuthUser) -> Result<Response, AppError> {
+    let csv = suppressions::export_csv(&state.pool, &user).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"suppressions.csv\""),
+        ],
+        csv,
+    )
+        .into_response())
+}
