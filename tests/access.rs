@@ -29,6 +29,8 @@ struct World {
     enrollment: Uuid,
     /// A CSV upload into the owner's campaign, not yet started.
     import: Uuid,
+    /// The owner's saved snippet.
+    snippet: Uuid,
 }
 
 async fn world(app: &TestApp, owner: &Actor) -> World {
@@ -92,7 +94,12 @@ async fn world(app: &TestApp, owner: &Actor) -> World {
         .fetch_one(pool)
         .await
         .unwrap();
-    World { campaign, template, version, content, campaign_conversation, assigned_conversation, target, contact, enrollment, import }
+    let snippet: Uuid = sqlx::query_scalar("INSERT INTO snippets (id, user_id, name, body) VALUES (gen_random_uuid(), $1, 'Hi', 'Hi') RETURNING id")
+        .bind(owner.id)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    World { campaign, template, version, content, campaign_conversation, assigned_conversation, target, contact, enrollment, import, snippet }
 }
 
 /// The app, the owner BDR, another BDR, the admin, and the owner's records.
@@ -183,6 +190,17 @@ async fn every_rest_route_enforces_the_access_table(pool: PgPool) {
         ("GET", "/api/conversations".into(), None, SIGNED_IN),
         ("GET", format!("/api/conversations/{}", w.campaign_conversation), None, OWNER),
         ("GET", format!("/api/conversations/{}", w.assigned_conversation), None, OWNER),
+        ("POST", "/api/conversations/done".into(), Some(json!({"ids": [w.campaign_conversation]})), SIGNED_IN),
+        // The same key each time: the admin's request finds the owner's reply, sent once.
+        ("POST", format!("/api/conversations/{}/replies", w.campaign_conversation), Some(json!({"key": Uuid::nil(), "body": "Thanks!"})), [401, 201, 404, 201]),
+        ("PUT", format!("/api/conversations/{}/assignee", w.assigned_conversation), Some(json!({"user_id": owner.id})), [401, 204, 404, 204]),
+        ("GET", "/api/inbox/counts".into(), None, SIGNED_IN),
+        ("GET", "/api/events".into(), None, SIGNED_IN),
+        ("GET", "/api/snippets".into(), None, SIGNED_IN),
+        ("POST", "/api/snippets".into(), Some(json!({"name": "Parking", "body": "Lot B"})), [401, 201, 201, 201]),
+        // Snippets are each user's own, admins' too.
+        ("PUT", format!("/api/snippets/{}", w.snippet), Some(json!({"name": "Hello", "body": "Hello"})), [401, 200, 404, 404]),
+        ("DELETE", format!("/api/snippets/{}", w.snippet), None, [401, 204, 404, 404]),
         ("GET", "/api/contacts".into(), None, SIGNED_IN),
         ("GET", "/api/contacts/export.csv".into(), None, SIGNED_IN),
         ("GET", format!("/api/contacts/{}", w.contact), None, OWNER),
@@ -274,8 +292,15 @@ async fn every_server_function_enforces_the_access_table(pool: PgPool) {
         ("list_content", String::new(), SIGNED_IN),
         ("save_content", json!({"id": null, "input": {"name": "Fn", "channel": "sms", "body": "Hello"}}).to_string(), ADMIN_ONLY),
         ("preview_content", json!({"input": {"name": "P", "channel": "sms", "body": "Hi"}, "campaign_id": w.campaign, "contact_id": null}).to_string(), OWNER),
-        ("list_conversations", String::new(), SIGNED_IN),
+        ("list_conversations", json!({"filter": {"view": "needs_reply"}}).to_string(), SIGNED_IN),
         ("get_conversation", format!("id={}", w.campaign_conversation), OWNER),
+        ("unread_counts", String::new(), SIGNED_IN),
+        ("reply_to_conversation", json!({"input": {"conversation_id": w.campaign_conversation, "key": Uuid::nil(), "body": "Thanks!"}}).to_string(), [401, 200, 404, 200]),
+        ("assign_conversation", json!({"id": w.assigned_conversation, "user_id": owner.id}).to_string(), [401, 200, 404, 200]),
+        ("mark_conversations_done", json!({"ids": [w.campaign_conversation]}).to_string(), SIGNED_IN),
+        ("list_snippets", String::new(), SIGNED_IN),
+        ("save_snippet", json!({"id": null, "input": {"name": "Fn", "body": "Hi"}}).to_string(), SIGNED_IN),
+        ("delete_snippet", format!("id={}", w.snippet), [401, 200, 404, 404]),
         ("list_leads", "filter[q]=".into(), SIGNED_IN),
         ("bulk_set_status", "change[all_matching]=true&change[status]=Needs+BDR".into(), [401, 200, 422, 200]),
         ("get_contact", format!("id={}", w.contact), OWNER),

@@ -5,6 +5,7 @@ mod common;
 
 use chrono::Duration;
 use common::funnel::{contact, edge, node, running, utc, way, Running};
+use common::phone::{PATH, Phone};
 use common::twilio::FakeTwilio;
 use common::{TestApp, json, spawn_engine};
 use serde_json::{Value, json};
@@ -12,14 +13,12 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use turnout::domain::reply::STOP_WORDS;
 use turnout::server::clock::{Clock, ManualClock};
-use turnout::server::providers::SANDBOX_ACCOUNT_SID;
 use turnout::server::settings::Settings;
 use turnout::server::webhooks::twilio_signature::signature;
 use uuid::Uuid;
 
 /// The number every campaign made by `running` sends from.
 const ANA: &str = "+12025550001";
-const PATH: &str = "/api/twilio/inbound-sms";
 
 /// Tuesday 2 March 2027, 10:00 in New York: inside the default send window.
 fn clock() -> Arc<ManualClock> {
@@ -52,71 +51,6 @@ async fn texted(app: &TestApp, people: &[(&str, &str)]) -> (Running, Vec<Uuid>) 
     }
     app.run_engine().await;
     (k, enrollments)
-}
-
-/// Someone texting the app, signing as the Twilio account given.
-struct Phone<'a> {
-    app: &'a TestApp,
-    account: String,
-    token: String,
-}
-
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: String,
-}
-
-impl<'a> Phone<'a> {
-    fn sandbox(app: &'a TestApp) -> Self {
-        Phone { app, account: SANDBOX_ACCOUNT_SID.into(), token: app.state.keys.sandbox_token().into() }
-    }
-
-    fn twilio(app: &'a TestApp, fake: &FakeTwilio) -> Self {
-        Phone { app, account: fake.account_sid.clone(), token: fake.auth_token.clone() }
-    }
-
-    /// The parameters Twilio posts for an incoming SMS, with a new `MessageSid`.
-    fn params(&self, from: &str, to: &str, body: &str) -> Vec<(String, String)> {
-        let sid = format!("SM{}", Uuid::new_v4().simple());
-        [
-            ("ToCountry", "US"), ("ToState", "DC"), ("SmsMessageSid", sid.as_str()), ("NumMedia", "0"), ("ToCity", "WASHINGTON"),
-            ("FromState", "DC"), ("SmsSid", sid.as_str()), ("SmsStatus", "received"), ("Body", body), ("FromCountry", "US"),
-            ("To", to), ("NumSegments", "1"), ("MessageSid", sid.as_str()), ("AccountSid", self.account.as_str()), ("From", from),
-            ("ApiVersion", "2010-04-01"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
-
-    /// Posts the parameters form-encoded, with the signature header given.
-    async fn post(&self, params: &[(String, String)], signature: Option<String>) -> Answer {
-        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
-        let mut req = reqwest::Client::new()
-            .post(self.app.url(PATH))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body);
-        if let Some(s) = signature {
-            req = req.header("X-Twilio-Signature", s);
-        }
-        let res = req.send().await.expect("request");
-        let status = res.status().as_u16();
-        let content_type = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        Answer { status, content_type, body: res.text().await.expect("body") }
-    }
-
-    /// Posts the parameters signed as Twilio signs them for the webhook's URL.
-    async fn send(&self, params: &[(String, String)]) -> Answer {
-        let sig = signature(&self.token, &self.app.url(PATH), params);
-        self.post(params, Some(sig)).await
-    }
-
-    async fn text(&self, from: &str, to: &str, body: &str) -> Answer {
-        let a = self.send(&self.params(from, to, body)).await;
-        assert_eq!(a.status, 200, "{}", a.body);
-        a
-    }
 }
 
 async fn inbound_count(app: &TestApp) -> i64 {
@@ -266,13 +200,12 @@ async fn a_text_from_an_unknown_number_lands_unassigned_never_dropped(pool: PgPo
     let got: Vec<_> = rows.iter().map(|r| (r.address.as_str(), r.contact_id, r.n, r.unassigned)).collect();
     assert_eq!(got, [("+12025550999", None, 2, true), ("TWILIO", None, 1, true)]);
 
-    // Admins see them; the BDR, whose campaign they answer nothing of, does not.
-    let admin = app.admin().await;
-    let (_, all) = json(app.call("GET", "/api/conversations", Some(&admin.token), None).await).await;
-    let addresses: Vec<&str> = all.as_array().unwrap().iter().filter_map(|c| c["address"].as_str()).collect();
-    assert!(addresses.contains(&"+12025550999") && addresses.contains(&"TWILIO"), "{addresses:?}");
-    let (_, mine) = json(app.call("GET", "/api/conversations", Some(&k.owner.token), None).await).await;
-    assert!(mine.as_array().unwrap().iter().all(|c| c["address"] != "+12025550999"), "{mine}");
+    // Admins and BDRs alike find them in the inbox's Unassigned view, until someone takes them.
+    for who in [app.admin().await, k.owner] {
+        let (_, unassigned) = json(app.call("GET", "/api/conversations?view=unassigned", Some(&who.token), None).await).await;
+        let addresses: Vec<&str> = unassigned.as_array().unwrap().iter().filter_map(|c| c["address"].as_str()).collect();
+        assert_eq!(addresses, ["TWILIO", "+12025550999"], "{}", who.email);
+    }
 }
 
 #[sqlx::test]

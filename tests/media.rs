@@ -179,7 +179,8 @@ async fn mms_media_are_stored_and_served_only_to_those_who_see_the_conversation(
     // The conversation lists the files for the view to show.
     let conversation: Uuid = sqlx::query_scalar!("SELECT conversation_id FROM messages WHERE id = $1", message).fetch_one(&app.pool).await.unwrap();
     let (_, detail) = common::json(app.call("GET", &format!("/api/conversations/{conversation}"), Some(&ana.token), None).await).await;
-    let listed = &detail["messages"][0]["media"];
+    let shown = detail["history"].as_array().unwrap().iter().find(|m| m["id"] == message.to_string()).expect("the message");
+    let listed = &shown["media"];
     assert_eq!(listed[0]["url"], path);
     assert_eq!(listed[1]["state"], "stored");
 }

@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod campaigns;
 pub mod content;
+pub mod inbox;
 pub mod leads;
 pub mod records;
 pub mod suppressions;

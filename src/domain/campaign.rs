@@ -53,36 +53,6 @@ pub struct CampaignSummary {
     pub needs_bdr: i64,
 }
 
-/// One conversation in the inbox list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConversationSummary {
-    pub id: Uuid,
-    pub channel: Channel,
-    pub address: String,
-    pub contact_name: Option<String>,
-    pub last_body: Option<String>,
-    pub last_direction: Option<Direction>,
-    pub last_message_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MessageView {
-    pub id: Uuid,
-    pub direction: Direction,
-    pub body: String,
-    pub subject: Option<String>,
-    pub created_at: DateTime<Utc>,
-    /// Files that came with it (MMS), fetched after the text was stored.
-    #[serde(default)]
-    pub media: Vec<crate::domain::media::MediaView>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConversationDetail {
-    pub summary: ConversationSummary,
-    pub messages: Vec<MessageView>,
-}
-
 /// The dashboard's counts, each exact and limited to what the viewer may see.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DashboardCounts {

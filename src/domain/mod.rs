@@ -68,6 +68,7 @@ pub mod email;
 pub mod error;
 pub mod funnel;
 pub mod graph_io;
+pub mod inbox;
 pub mod media;
 pub mod merge;
 pub mod org;

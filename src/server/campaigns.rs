@@ -11,7 +11,8 @@ use crate::domain::merge::MergeValues;
 use crate::domain::template::TemplateStatus;
 use crate::server::state::AppState;
 use crate::server::templates::{self, GraphOwner};
-use crate::server::{audit, content, users};
+use crate::domain::inbox::Event;
+use crate::server::{audit, content, realtime, users};
 use crate::server::auth::AuthUser;
 use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool};
@@ -142,20 +143,24 @@ pub async fn enroll(
 /// admins), and records the change. Returns how many changed.
 pub async fn set_status(pool: &PgPool, user: &AuthUser, ids: &[Uuid], status: EnrollmentStatus) -> Result<i64, AppError> {
     let mut tx = pool.begin().await?;
-    let changed = sqlx::query!(
+    let mut touched = sqlx::query_scalar!(
         "UPDATE enrollments e SET status = $3, updated_at = now()
          FROM campaigns k
-         WHERE k.id = e.campaign_id AND e.id = ANY($4) AND ($2 OR k.owner_id = $1) AND e.status <> $3",
+         WHERE k.id = e.campaign_id AND e.id = ANY($4) AND ($2 OR k.owner_id = $1) AND e.status <> $3
+         RETURNING e.campaign_id",
         user.id,
         user.is_admin(),
         status as EnrollmentStatus,
         ids
     )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected() as i64;
+    .fetch_all(&mut *tx)
+    .await?;
+    let changed = touched.len() as i64;
     let after = serde_json::json!({ "status": status, "changed": changed });
     audit::record(&mut *tx, Some(user.id), "enrollments.status_changed", "enrollment", None, None, Some(after)).await?;
+    touched.sort();
+    touched.dedup();
+    realtime::publish(&mut *tx, &touched.into_iter().map(Event::campaign).collect::<Vec<_>>()).await?;
     tx.commit().await?;
     Ok(changed)
 }
@@ -760,6 +765,7 @@ pub async fn act_on_enrollment(
     record_events(&mut tx, &[(enrollment, e.current_node.clone())], "user", &format!("{} by {}", action.label(), user.email), now).await?;
     audit::record(&mut *tx, Some(user.id), &format!("enrollment.{action}"), "enrollment", Some(enrollment), Some(serde_json::json!({ "engine_state": state_now })), None).await?;
     engine::wake(&mut *tx).await?;
+    realtime::publish(&mut *tx, &[Event::campaign(id)]).await?;
     tx.commit().await?;
     detail(&state.pool, user, id).await
 }

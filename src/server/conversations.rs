@@ -1,112 +1,12 @@
-//! Conversations and their messages. Owns `conversations` and `messages`.
-//! A BDR sees the messages of their own campaigns and conversations assigned to them.
+//! Conversations and their messages. Owns `conversations` and `messages`; the inbox
+//! (`server::inbox`) reads them for the people who may see them.
 use crate::domain::AppError;
-use crate::domain::campaign::{Channel, ConversationDetail, ConversationSummary, Direction, MessageView};
-use crate::server::auth::AuthUser;
+use crate::domain::campaign::{Channel, Direction};
+use crate::domain::inbox::{Event, EventKind};
+use crate::server::realtime;
 use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
-
-pub async fn list(pool: &PgPool, user: &AuthUser) -> Result<Vec<ConversationSummary>, AppError> {
-    Ok(sqlx::query_as!(
-        ConversationSummary,
-        r#"SELECT c.id, c.channel AS "channel: Channel", c.address, ct.name AS "contact_name?",
-                  lm.body AS "last_body?", lm.direction AS "last_direction?: Direction", lm.created_at AS last_message_at
-           FROM conversations c
-           LEFT JOIN contacts ct ON ct.id = c.contact_id
-           JOIN LATERAL (
-             SELECT m.body, m.direction, m.created_at FROM messages m
-             WHERE m.conversation_id = c.id
-               AND ($2 OR c.assigned_to = $1
-                    OR m.campaign_id IN (SELECT id FROM campaigns WHERE owner_id = $1))
-             ORDER BY m.created_at DESC, m.id DESC LIMIT 1
-           ) lm ON true
-           ORDER BY lm.created_at DESC, c.id DESC
-           LIMIT 500"#,
-        user.id,
-        user.is_admin()
-    )
-    .fetch_all(pool)
-    .await?)
-}
-
-pub async fn get(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<ConversationDetail, AppError> {
-    let rows = sqlx::query!(
-        r#"SELECT m.id, m.direction AS "direction: Direction", m.body, m.subject, m.created_at
-           FROM messages m JOIN conversations c ON c.id = m.conversation_id
-           WHERE m.conversation_id = $3
-             AND ($2 OR c.assigned_to = $1 OR m.campaign_id IN (SELECT id FROM campaigns WHERE owner_id = $1))
-           ORDER BY m.created_at, m.id"#,
-        user.id,
-        user.is_admin(),
-        id
-    )
-    .fetch_all(pool)
-    .await?;
-    let ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
-    let mut media = crate::server::media::of_messages(pool, &ids).await?;
-    let messages: Vec<MessageView> = rows
-        .into_iter()
-        .map(|m| MessageView {
-            media: media.remove(&m.id).unwrap_or_default(),
-            id: m.id,
-            direction: m.direction,
-            body: m.body,
-            subject: m.subject,
-            created_at: m.created_at,
-        })
-        .collect();
-    let Some(last) = messages.last() else {
-        return Err(AppError::not_found("Conversation"));
-    };
-    let c = sqlx::query!(
-        r#"SELECT c.channel AS "channel: Channel", c.address, ct.name AS "contact_name?"
-           FROM conversations c LEFT JOIN contacts ct ON ct.id = c.contact_id WHERE c.id = $1"#,
-        id
-    )
-    .fetch_one(pool)
-    .await?;
-    let summary = ConversationSummary {
-        id,
-        channel: c.channel,
-        address: c.address,
-        contact_name: c.contact_name,
-        last_body: Some(last.body.clone()),
-        last_direction: Some(last.direction),
-        last_message_at: Some(last.created_at),
-    };
-    Ok(ConversationDetail { summary, messages })
-}
-
-/// Whether the user may see this message (its media): the rule of `get`, for one message.
-pub async fn may_see_message(pool: &PgPool, user: &AuthUser, message: Uuid) -> Result<bool, AppError> {
-    Ok(sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM messages m JOIN conversations c ON c.id = m.conversation_id
-                          WHERE m.id = $3
-                            AND ($2 OR c.assigned_to = $1 OR m.campaign_id IN (SELECT id FROM campaigns WHERE owner_id = $1))
-           ) AS "seen!""#,
-        user.id,
-        user.is_admin(),
-        message
-    )
-    .fetch_one(pool)
-    .await?)
-}
-
-/// Erasure: the contact's messages keep their times and states, not their words or the
-/// addresses they went between; their conversations no longer name the address.
-pub async fn erase_contact(db: &mut sqlx::PgConnection, contact_id: Uuid) -> Result<u64, AppError> {
-    let erased = sqlx::query!(
-        "UPDATE messages m SET body = '', subject = NULL, to_address = NULL, from_address = NULL
-         FROM conversations c WHERE c.id = m.conversation_id AND c.contact_id = $1",
-        contact_id
-    )
-    .execute(&mut *db)
-    .await?
-    .rows_affected();
-    sqlx::query!("UPDATE conversations SET address = '(erased)' WHERE contact_id = $1", contact_id).execute(&mut *db).await?;
-    Ok(erased)
-}
 
 pub async fn insert(db: impl PgExecutor<'_>, contact_id: Option<Uuid>, channel: Channel, address: &str) -> Result<Uuid, AppError> {
     Ok(sqlx::query_scalar!(
@@ -153,11 +53,19 @@ pub async fn log_message(db: &mut sqlx::PgConnection, m: &LoggedMessage<'_>) -> 
     Ok(id)
 }
 
-/// A new message moves its conversation up; one from the contact also counts as their reply.
+/// A new message moves its conversation up; one from the contact also counts as their reply
+/// and asks for an answer in the inbox.
 pub async fn touch(db: &mut sqlx::PgConnection, conversation_id: Uuid, direction: Direction, at: DateTime<Utc>) -> Result<(), AppError> {
-    sqlx::query!("UPDATE conversations SET last_message_at = GREATEST(last_message_at, $2) WHERE id = $1", conversation_id, at)
-        .execute(&mut *db)
-        .await?;
+    sqlx::query!(
+        "UPDATE conversations SET last_message_at = GREATEST(last_message_at, $2),
+                last_inbound_at = CASE WHEN $3 THEN GREATEST(last_inbound_at, $2) ELSE last_inbound_at END
+         WHERE id = $1",
+        conversation_id,
+        at,
+        direction == Direction::In
+    )
+    .execute(&mut *db)
+    .await?;
     if direction == Direction::In {
         crate::server::contacts::record_inbound(&mut *db, conversation_id, at).await?;
     }
@@ -261,7 +169,8 @@ pub async fn record_delivery(
            error_code = coalesce($4, error_code),
            delivered_at = CASE WHEN $3 = 'delivered' THEN coalesce(delivered_at, $5) ELSE delivered_at END
          WHERE provider = ANY($1) AND CASE WHEN $6::uuid IS NULL THEN provider_message_id = $2
-                                           ELSE id = $6 AND coalesce(provider_message_id, $2) = $2 END",
+                                           ELSE id = $6 AND coalesce(provider_message_id, $2) = $2 END
+         RETURNING conversation_id, campaign_id",
         &providers,
         provider_message_id,
         status,
@@ -269,8 +178,37 @@ pub async fn record_delivery(
         at,
         message
     )
-    .execute(pool)
+    .fetch_all(pool)
+    .await?;
+    let events: Vec<Event> = found.iter().map(|m| Event::conversation(EventKind::Delivery, m.conversation_id, m.campaign_id)).collect();
+    realtime::publish(pool, &events).await?;
+    Ok(!found.is_empty())
+}
+
+/// Whether the user may see this message (its media): the inbox's one visibility rule.
+pub async fn may_see_message(pool: &PgPool, user: &crate::server::auth::AuthUser, message: Uuid) -> Result<bool, AppError> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM messages m JOIN conversations c ON c.id = m.conversation_id
+                          WHERE m.id = $3 AND message_visible($1, $2, c.assigned_to, c.contact_id, m.campaign_id)) AS "seen!""#,
+        user.id,
+        user.is_admin(),
+        message
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Erasure: the contact's messages keep their times and states, not their words or the
+/// addresses they went between; their conversations no longer name the address.
+pub async fn erase_contact(db: &mut sqlx::PgConnection, contact_id: Uuid) -> Result<u64, AppError> {
+    let erased = sqlx::query!(
+        "UPDATE messages m SET body = '', subject = NULL, to_address = NULL, from_address = NULL
+         FROM conversations c WHERE c.id = m.conversation_id AND c.contact_id = $1",
+        contact_id
+    )
+    .execute(&mut *db)
     .await?
     .rows_affected();
-    Ok(found > 0)
+    sqlx::query!("UPDATE conversations SET address = '(erased)' WHERE contact_id = $1", contact_id).execute(&mut *db).await?;
+    Ok(erased)
 }

@@ -15,14 +15,17 @@ pub mod error;
 pub mod files;
 pub mod http;
 pub mod imports;
+pub mod inbox;
 pub mod mail;
 pub mod media;
 pub mod middleware;
 pub mod org;
 pub mod outbound;
 pub mod providers;
+pub mod realtime;
 pub mod replies;
 pub mod settings;
+pub mod snippets;
 pub mod state;
 pub mod suppressions;
 pub mod telemetry;
@@ -90,6 +93,9 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), String>
     // Media fetches that were retrying, or cut short by a restart, go on.
     tokio::spawn(media::worker(state.clone()));
     let mut engine = engine::spawn(&state);
+    // Open inboxes hear every process's changes; replies scheduled for later go out when due.
+    tokio::spawn(realtime::listen(state.clone()));
+    tokio::spawn(inbox::scheduled_worker(state.clone()));
     let app = router(state);
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown({

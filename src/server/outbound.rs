@@ -1,11 +1,13 @@
-//! Texts outside any funnel, sent from the number a contact wrote to: the confirmation of an
-//! opt-out, and the HELP answer Twilio delivers from the webhook's reply. Like the engine's
-//! sends, each is a message row first, committed with its idempotency key by the caller, so
-//! it is in the conversation and never sent twice; the provider call comes after the commit.
+//! Messages outside any funnel: the confirmation of an opt-out and the HELP answer, sent
+//! from the number a contact wrote to, and a person's replies from the inbox, sent as the
+//! identity that last wrote to the contact. Like the engine's sends, each is a message row
+//! first, committed with its idempotency key by the caller, so it is in the conversation and
+//! never sent twice; the provider call comes after the commit.
 use crate::domain::AppError;
 use crate::domain::campaign::{Channel, Direction};
-use crate::server::conversations;
-use crate::server::providers::{Outgoing, Route, SANDBOX_ACCOUNT_SID, SendError, SenderIdentity};
+use crate::domain::inbox::{Event, EventKind};
+use crate::server::{conversations, realtime};
+use crate::server::providers::{self, Outgoing, Route, SANDBOX_ACCOUNT_SID, SendError, SenderIdentity};
 use crate::server::state::AppState;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -16,17 +18,21 @@ pub fn provider_of(account_sid: &str) -> &'static str {
     if account_sid == SANDBOX_ACCOUNT_SID { "sandbox" } else { "twilio" }
 }
 
-/// A text to the other party of a conversation.
+/// A message to the other party of a conversation.
 pub struct OneOff<'a> {
-    /// Unique per text: a retried webhook finds it recorded already.
+    /// Unique per message: a retried webhook or a second click finds it recorded already.
     pub key: String,
     pub conversation_id: Uuid,
     pub campaign_id: Option<Uuid>,
     pub to: &'a str,
     pub from: &'a str,
     pub body: &'a str,
-    /// The Twilio account that owns `from` (the sandbox's too).
-    pub account_sid: &'a str,
+    /// Email only.
+    pub subject: Option<&'a str>,
+    /// `messages.provider`: the route it goes by.
+    pub provider: &'a str,
+    /// The person who wrote it; automatic answers have none.
+    pub sent_by: Option<Uuid>,
 }
 
 /// How a recorded text goes out.
@@ -38,47 +44,68 @@ pub enum Delivery {
     Answered,
 }
 
-/// Records the text in the caller's transaction; `None` when its key is taken already.
+/// Records the message in the caller's transaction; `None` when its key is taken already.
 pub async fn record(db: &mut sqlx::PgConnection, m: &OneOff<'_>, delivery: Delivery, now: DateTime<Utc>) -> Result<Option<Uuid>, AppError> {
     let answered = delivery == Delivery::Answered;
     let id = sqlx::query_scalar!(
-        "INSERT INTO messages (id, conversation_id, direction, send_state, body, provider, campaign_id, idempotency_key,
-                               to_address, from_address, created_at, sent_at)
-         VALUES ($1, $2, 'out', CASE WHEN $3 THEN 'sent' ELSE 'queued' END, $4, $5, $6, $7, $8, $9, $10::timestamptz,
-                 CASE WHEN $3 THEN $10::timestamptz END)
+        "INSERT INTO messages (id, conversation_id, direction, send_state, body, subject, provider, campaign_id, idempotency_key,
+                               to_address, from_address, sent_by, created_at, sent_at)
+         VALUES ($1, $2, 'out', CASE WHEN $3 THEN 'sent' ELSE 'queued' END, $4, $5, $6, $7, $8, $9, $10, $11, $12::timestamptz,
+                 CASE WHEN $3 THEN $12::timestamptz END)
          ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
          RETURNING id",
         Uuid::now_v7(),
         m.conversation_id,
         answered,
         m.body,
-        provider_of(m.account_sid),
+        m.subject,
+        m.provider,
         m.campaign_id,
         m.key,
         m.to,
         m.from,
+        m.sent_by,
         now
     )
     .fetch_optional(&mut *db)
     .await?;
     if id.is_some() {
         conversations::touch(db, m.conversation_id, Direction::Out, now).await?;
+        realtime::publish(&mut *db, &[Event::conversation(EventKind::MessageOut, m.conversation_id, m.campaign_id)]).await?;
     }
     Ok(id)
+}
+
+/// Which provider account a queued message goes through.
+enum Via<'a> {
+    /// The Twilio account that owns its From number (the sandbox's too).
+    Account(&'a str),
+    /// A user's sending identity, as the engine sends for them.
+    Sender(Uuid),
 }
 
 /// Sends a queued text through the account that owns its From number, retrying transient
 /// errors, and records the outcome. Runs after the webhook has answered: failures are logged.
 pub async fn send(state: AppState, id: Uuid, account_sid: String) {
-    if let Err(e) = try_send(&state, id, &account_sid).await {
+    if let Err(e) = try_send(&state, id, Via::Account(&account_sid)).await {
         tracing::error!(message = %id, error = %e.error, "one-off text not recorded");
     }
 }
 
-async fn try_send(state: &AppState, id: Uuid, account_sid: &str) -> Result<(), AppError> {
+/// Sends a queued reply as `sender` (their own provider account or the organisation's),
+/// and records the outcome. Runs after the reply is committed: failures are logged.
+pub async fn send_as(state: AppState, id: Uuid, sender: Uuid) {
+    if let Err(e) = try_send(&state, id, Via::Sender(sender)).await {
+        tracing::error!(message = %id, error = %e.error, "reply not recorded");
+    }
+}
+
+async fn try_send(state: &AppState, id: Uuid, via: Via<'_>) -> Result<(), AppError> {
     let Some(m) = sqlx::query!(
-        r#"UPDATE messages SET send_state = 'sending', attempts = attempts + 1 WHERE id = $1 AND send_state = 'queued'
-           RETURNING to_address AS "to!", from_address AS "from!", body, created_at"#,
+        r#"UPDATE messages m SET send_state = 'sending', attempts = attempts + 1 FROM conversations c
+           WHERE m.id = $1 AND m.send_state = 'queued' AND c.id = m.conversation_id
+           RETURNING m.to_address AS "to!", m.from_address AS "from!", m.body, m.subject, m.created_at,
+                     c.channel AS "channel: Channel", m.conversation_id, m.campaign_id"#,
         id
     )
     .fetch_optional(&state.pool)
@@ -86,10 +113,17 @@ async fn try_send(state: &AppState, id: Uuid, account_sid: &str) -> Result<(), A
     else {
         return Ok(());
     };
-    let outgoing = Outgoing { id, to: m.to, from: m.from, body: m.body, subject: None, html: None, headers: Vec::new(), created_at: m.created_at };
-    let (provider, result) = match route(state, account_sid, &outgoing.from).await? {
+    let outgoing = Outgoing { id, to: m.to, from: m.from, body: m.body, subject: m.subject, html: None, headers: Vec::new(), created_at: m.created_at };
+    let route = match via {
+        Via::Account(account_sid) => route(state, account_sid, &outgoing.from).await?.map_err(|r| (provider_of(account_sid), r)),
+        Via::Sender(user) => match providers::senders(&state.pool, &[user]).await?.first() {
+            Some(identity) => state.providers.route_for(m.channel, identity).map(|(route, _)| route).map_err(|r| ("sandbox", r)),
+            None => Err(("sandbox", "the sender no longer exists".to_string())),
+        },
+    };
+    let (provider, result) = match route {
         Ok(route) => (route.name(), send_with_retries(state, &route, &outgoing).await),
-        Err(reason) => (provider_of(account_sid), Err(SendError::Permanent { message: reason, code: None, suppress: false })),
+        Err((provider, reason)) => (provider, Err(SendError::Permanent { message: reason, code: None, suppress: false })),
     };
     let (send_state, pid, status, error, code) = match result {
         Ok(a) => ("sent", Some(a.provider_id), a.status, None, None),
@@ -115,6 +149,7 @@ async fn try_send(state: &AppState, id: Uuid, account_sid: &str) -> Result<(), A
     )
     .execute(&state.pool)
     .await?;
+    realtime::publish(&state.pool, &[Event::conversation(EventKind::Delivery, m.conversation_id, m.campaign_id)]).await?;
     Ok(())
 }
 

@@ -10,7 +10,8 @@ use crate::server::engine::compliance;
 use crate::server::outbound::{self, Delivery, OneOff};
 use crate::server::state::AppState;
 use crate::server::webhooks::twilio::TwilioParams;
-use crate::server::{audit, campaigns, contacts, media, org};
+use crate::domain::inbox::{Event, EventKind};
+use crate::server::{audit, campaigns, contacts, media, org, realtime};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -112,7 +113,9 @@ pub async fn receive(state: &AppState, sms: &Inbound<'_>) -> Result<Outcome, App
         to: address,
         from: sms.to,
         body: "",
-        account_sid: sms.account_sid,
+        subject: None,
+        provider: outbound::provider_of(sms.account_sid),
+        sent_by: None,
     };
     let settings = &state.settings;
     let mut out = Outcome { fetch_media: Some(message_id).filter(|_| !sms.media.is_empty()), ..Outcome::default() };
@@ -171,6 +174,9 @@ pub async fn receive(state: &AppState, sms: &Inbound<'_>) -> Result<Outcome, App
             }
         }
     }
+    // Open inboxes and campaign pages show the text, and what it changed, at once.
+    let event = Event { contact_id, ..Event::conversation(EventKind::MessageIn, conversation_id, received.campaign_id) };
+    realtime::publish(&mut *tx, &[event]).await?;
     tx.commit().await?;
     Ok(out)
 }

@@ -12,7 +12,7 @@ use leptos::config::LeptosOptions;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
@@ -33,6 +33,8 @@ pub struct AppState {
     /// Wakes this process's engine workers (NOTIFYs from any process end up here).
     pub engine_wake: Arc<Notify>,
     pub graphs: Arc<GraphCache>,
+    /// Real-time events heard by this process, for its open event streams.
+    pub events: broadcast::Sender<crate::domain::inbox::Event>,
     pub providers: Arc<Providers>,
     /// Where MMS media are kept, and how they are fetched.
     pub media: Arc<Media>,
@@ -66,6 +68,7 @@ impl AppState {
             clock: Arc::new(SystemClock),
             engine_wake: Arc::new(Notify::new()),
             graphs: Arc::new(GraphCache::default()),
+            events: crate::server::realtime::hub(),
             providers,
             media,
         })

@@ -1,5 +1,7 @@
 //! The signed-in shell: navigation, the user and their role, sign out, toasts.
 use crate::api::account::logout;
+use crate::api::inbox::unread_counts;
+use crate::ui::realtime::{provide_realtime, use_realtime};
 use crate::domain::user::UserView;
 use crate::ui::session::{reload_to, use_session};
 use crate::ui::toast::use_toasts;
@@ -41,6 +43,10 @@ pub fn Shell() -> impl IntoView {
 fn Frame(user: UserView) -> impl IntoView {
     let menu_open = RwSignal::new(false);
     let toasts = use_toasts();
+    provide_realtime();
+    let rt = use_realtime();
+    let counts = Resource::new(move || rt.tick.get(), |_| unread_counts());
+    let unread = move || counts.get().and_then(Result::ok).map_or(0, |c| c.unread);
     let is_admin = user.role == crate::domain::Role::Admin;
     let sign_out = move |_| {
         leptos::task::spawn_local(async move {
@@ -54,6 +60,15 @@ fn Frame(user: UserView) -> impl IntoView {
         view! {
             <A href=href attr:class="block rounded-md px-3 py-2 text-sm font-medium text-slate-300 hover:bg-slate-800 hover:text-white aria-[current=page]:bg-slate-800 aria-[current=page]:text-white" exact=true on:click=move |_| menu_open.set(false)>
                 {label}
+                {(href == "/inbox").then(|| view! {
+                    <Transition>
+                        {move || (unread() > 0).then(|| view! {
+                            // Out of the link's name ("Inbox"); the title says what the number is.
+                            <span class="ml-2 rounded-full bg-indigo-500 px-2 py-0.5 text-xs text-white" data-testid="unread-count"
+                                aria-hidden="true" title=format!("{} unread", unread())>{unread()}</span>
+                        })}
+                    </Transition>
+                })}
             </A>
         }
     };

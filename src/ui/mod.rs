@@ -3,6 +3,7 @@ mod builder;
 mod components;
 mod layout;
 mod pages;
+mod realtime;
 mod session;
 mod toast;
 

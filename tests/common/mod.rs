@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod funnel;
+pub mod phone;
 pub mod smtp;
 pub mod twilio;
 

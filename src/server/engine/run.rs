@@ -88,6 +88,7 @@ pub async fn run_once(state: &AppState) -> Result<Report, AppError> {
         .await;
     let calls = results.len();
     finish(state, results).await?;
+    crate::server::realtime::campaigns_changed(&state.pool, &ids).await;
     Ok(Report { calls, ..report })
 }
 

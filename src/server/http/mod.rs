@@ -4,6 +4,7 @@ mod account;
 mod campaigns;
 mod content;
 mod health;
+mod inbox;
 mod leads;
 mod media;
 mod records;
@@ -58,8 +59,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/content", get(content::list).post(content::create))
         .route("/api/content/preview", post(content::preview))
         .route("/api/content/{id}", put(content::update))
-        .route("/api/conversations", get(records::conversations))
-        .route("/api/conversations/{id}", get(records::conversation))
+        .route("/api/conversations", get(inbox::list))
+        .route("/api/conversations/done", post(inbox::done))
+        .route("/api/conversations/{id}", get(inbox::get))
+        .route("/api/conversations/{id}/replies", post(inbox::reply))
+        .route("/api/conversations/{id}/assignee", put(inbox::assign))
+        .route("/api/inbox/counts", get(inbox::counts))
+        .route("/api/snippets", get(inbox::list_snippets).post(inbox::create_snippet))
+        .route("/api/snippets/{id}", put(inbox::update_snippet).delete(inbox::delete_snippet))
+        .route("/api/events", get(crate::server::realtime::events))
         .route("/api/contacts", get(leads::list))
         .route("/api/contacts/bulk-status", post(leads::bulk_status))
         .route("/api/contacts/export.csv", get(leads::export))

@@ -6,15 +6,12 @@ use crate::domain::campaign::{
 };
 use crate::domain::funnel::{NodeDraft, NodeKind};
 use crate::ui::components::{BUTTON, BUTTON_QUIET, CARD, Badge, DataTable, TextField, Tone, when};
+use crate::ui::realtime::use_realtime;
 use crate::ui::toast::use_toasts;
 use chrono::Utc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use std::time::Duration;
 use uuid::Uuid;
-
-/// How often an open page of a running campaign asks for fresh counts.
-const POLL_EVERY: Duration = Duration::from_secs(3);
 
 /// ISO weekdays as the send window stores them.
 const WEEKDAYS: [(i16, &str); 7] = [(1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun")];
@@ -27,31 +24,36 @@ pub fn refresh(live: RwSignal<CampaignDetail>, fresh: CampaignDetail) {
     }
 }
 
-/// Keeps `live` fresh while the calling component is mounted: a fetch every few seconds,
-/// skipped while the tab is hidden or the previous one is still out. Effects run only in the
-/// browser, so server rendering starts no timer; unmounting clears it.
-pub fn poll_campaign(id: Uuid, live: RwSignal<CampaignDetail>) {
-    Effect::new(move |_| {
-        let busy = std::rc::Rc::new(std::cell::Cell::new(false));
-        let tick = move || {
-            if busy.get() || document().hidden() {
-                return;
-            }
-            busy.set(true);
-            let busy = busy.clone();
-            spawn_local(async move {
-                // A failed poll is retried on the next tick; the page keeps what it shows.
+/// Keeps `live` fresh while the calling component is mounted: a fetch whenever the
+/// real-time stream says this campaign changed (or that events were missed), one at a time;
+/// changes heard during a fetch bring one more. Effects run only in the browser, so server
+/// rendering fetches nothing more.
+pub fn follow_campaign(id: Uuid, live: RwSignal<CampaignDetail>) {
+    let rt = use_realtime();
+    // (a fetch is out, another is wanted after it)
+    let state = StoredValue::new((false, false));
+    Effect::new(move |first: Option<()>| {
+        rt.tick.track();
+        if first.is_none() || !rt.touches_campaign(id) {
+            return;
+        }
+        if state.get_value().0 {
+            state.update_value(|s| s.1 = true);
+            return;
+        }
+        state.set_value((true, false));
+        spawn_local(async move {
+            loop {
+                // A failed fetch waits for the next change; the page keeps what it shows.
                 if let Ok(fresh) = get_campaign(id).await {
                     refresh(live, fresh);
                 }
-                busy.set(false);
-            });
-        };
-        let handle = set_interval_with_handle(tick, POLL_EVERY).ok();
-        on_cleanup(move || {
-            if let Some(h) = handle {
-                h.clear();
+                let again = state.try_update_value(|s| std::mem::replace(&mut s.1, false)).unwrap_or(false);
+                if !again {
+                    break;
+                }
             }
+            state.update_value(|s| s.0 = false);
         });
     });
 }
@@ -117,7 +119,7 @@ pub fn LiveProgress(nodes: StoredValue<Vec<NodeDraft>>, counts: Memo<Vec<NodeCou
             <div class="flex flex-wrap items-baseline justify-between gap-2">
                 <h2 id="live-progress-heading" class="text-lg font-semibold">"Live progress"</h2>
                 <p class="text-xs text-slate-500">
-                    {if polling { "Updates every 3 seconds while this page is open" } else { "The campaign is not running; counts as loaded" }}
+                    {if polling { "Updates live while this page is open" } else { "The campaign is not running; counts as loaded" }}
                 </p>
             </div>
             <div class="mt-2">

@@ -5,7 +5,7 @@ use crate::api::campaigns::{
 };
 use crate::api::admin::list_users;
 use crate::ui::builder::{Builder, BuilderState};
-use crate::ui::pages::campaign_run::{DryRunPanel, EnrollmentTable, LiveProgress, SendWindowForm, TestSendForm, poll_campaign};
+use crate::ui::pages::campaign_run::{DryRunPanel, EnrollmentTable, LiveProgress, SendWindowForm, TestSendForm, follow_campaign};
 use crate::ui::session::use_is_admin;
 use crate::domain::campaign::{
     CampaignAction, CampaignDetail, CampaignStatus, CampaignSummary, EventType, NewCampaignInput,
@@ -199,15 +199,15 @@ fn CampaignView(c: CampaignDetail, reload: RwSignal<u32>) -> impl IntoView {
     let editable = !matches!(s.status, CampaignStatus::Completed | CampaignStatus::Archived);
     let running = matches!(s.status, CampaignStatus::Scheduled | CampaignStatus::Active | CampaignStatus::Paused);
     let builder = BuilderState::new(c.graph.clone(), !editable);
-    // The page's fresh copy of the campaign: polled while it runs and replaced by what the
-    // enrollment and window actions return, without rebuilding the funnel editor.
+    // The page's fresh copy of the campaign: refetched on its real-time events while it runs
+    // and replaced by what the enrollment and window actions return, without rebuilding the funnel editor.
     let live = RwSignal::new(c.clone());
     let counts = Memo::new(move |_| live.with(|d| d.counts.clone()));
     let enrollments = Memo::new(move |_| live.with(|d| d.enrollments.clone()));
     let stranded = Memo::new(move |_| live.with(|d| d.stranded.clone()));
     let polling = matches!(s.status, CampaignStatus::Active | CampaignStatus::Paused);
     if polling {
-        poll_campaign(id, live);
+        follow_campaign(id, live);
     }
     let nodes = StoredValue::new(c.graph.nodes.clone());
     let shown = c.enrollments.len() as i64;

@@ -1,0 +1,61 @@
+//! Real-time updates in the browser: one `EventSource` on `/api/events` per signed-in tab.
+//! Pages read the latest event (or a resync) and refetch what it touches.
+use crate::domain::inbox::Event;
+use leptos::prelude::*;
+
+/// What the stream said last; `tick` moves on every message, so pages refetch even when
+/// two events look alike.
+#[derive(Clone, Copy)]
+pub struct Realtime {
+    pub tick: RwSignal<u64>,
+    /// `None` after a resync: everything may have changed.
+    pub last: RwSignal<Option<Event>>,
+}
+
+impl Realtime {
+    /// Whether the latest message may concern this campaign.
+    pub fn touches_campaign(&self, id: uuid::Uuid) -> bool {
+        self.last.with(|e| e.as_ref().is_none_or(|e| e.campaign_id == Some(id) || e.campaign_id.is_none()))
+    }
+}
+
+/// Opens the stream for the signed-in shell; it closes when the shell unmounts. The browser
+/// reconnects by itself after a network error.
+pub fn provide_realtime() {
+    let rt = Realtime { tick: RwSignal::new(0), last: RwSignal::new(None) };
+    provide_context(rt);
+    // Effects run only in the browser.
+    Effect::new(move |_| connect(rt));
+}
+
+pub fn use_realtime() -> Realtime {
+    expect_context::<Realtime>()
+}
+
+#[cfg(feature = "hydrate")]
+fn connect(rt: Realtime) {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    let Ok(source) = web_sys::EventSource::new("/api/events") else { return };
+    let on_change = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |m: web_sys::MessageEvent| {
+        let event = m.data().as_string().and_then(|d| serde_json::from_str::<Event>(&d).ok());
+        rt.last.set(event);
+        rt.tick.update(|t| *t += 1);
+    });
+    let on_resync = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
+        rt.last.set(None);
+        rt.tick.update(|t| *t += 1);
+    });
+    let _ = source.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
+    let _ = source.add_event_listener_with_callback("resync", on_resync.as_ref().unchecked_ref());
+    // The closures live as long as the stream; both go when the shell unmounts.
+    let keep = StoredValue::new_local(Some((source, on_change, on_resync)));
+    on_cleanup(move || {
+        if let Some((source, ..)) = keep.try_update_value(Option::take).flatten() {
+            source.close();
+        }
+    });
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn connect(_rt: Realtime) {}
