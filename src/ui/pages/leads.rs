@@ -1,6 +1,6 @@
 //! Leads: everyone the user's campaigns reach. Search and filters, keyset pages, bulk status
 //! changes, a contact's page, CSV export, and CSV import (upload, map, watch it run).
-use crate::api::leads::{bulk_set_status, get_contact, get_import, list_leads, start_import};
+use crate::api::leads::{bulk_set_status, erase_contact, get_contact, get_import, list_leads, start_import};
 use crate::api::campaigns::list_campaigns;
 use crate::domain::AppError;
 use crate::domain::campaign::{CampaignSummary, Direction, EnrollmentStatus};
@@ -385,6 +385,44 @@ fn ImportProgress(import: ImportView) -> impl IntoView {
     }
 }
 
+/// Admins erase a contact on request: personal data gone, their addresses kept suppressed.
+#[component]
+fn EraseContact(id: Uuid, erased: bool, on_done: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let toasts = use_toasts();
+    let is_admin = crate::ui::session::use_is_admin();
+    let reason = RwSignal::new(String::new());
+    let erase = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let r = reason.get_untracked();
+        spawn_local(async move {
+            match erase_contact(id, r).await {
+                Ok(()) => {
+                    toasts.success("Contact erased; their phone and email stay suppressed");
+                    on_done();
+                }
+                Err(e) => toasts.error(e.error),
+            }
+        });
+    };
+    view! {
+        <Show when=move || is_admin.get()>
+            {if erased {
+                view! { <p class="mt-4 text-sm text-slate-500" data-testid="erased">"Erased on request."</p> }.into_any()
+            } else {
+                view! {
+                    <form class="mt-4 flex flex-wrap items-end gap-2" on:submit=erase data-testid="erase-contact">
+                        <label class="text-sm">
+                            <span class="font-medium text-slate-700">"Erase on request: reason"</span>
+                            <input class="mt-1 block rounded-md border border-slate-300 px-3 py-2" name="erase-reason" required bind:value=reason/>
+                        </label>
+                        <button type="submit" class=BUTTON_QUIET>"Erase contact"</button>
+                    </form>
+                }.into_any()
+            }}
+        </Show>
+    }
+}
+
 #[component]
 pub fn ContactPage() -> impl IntoView {
     let params = use_params_map();
@@ -398,7 +436,7 @@ pub fn ContactPage() -> impl IntoView {
         },
     );
     view! {
-        <Loaded resource=contact render=|c: ContactDetail| {
+        <Loaded resource=contact render=move |c: ContactDetail| {
             let field = |label: &'static str, v: Option<String>| view! {
                 <p><span class="text-slate-500">{label}": "</span>{v.unwrap_or_else(|| "—".into())}</p>
             };
@@ -412,6 +450,7 @@ pub fn ContactPage() -> impl IntoView {
                     {field("Time zone", c.time_zone.clone())}
                     {field("Consent source", c.consent_source.clone())}
                 </div>
+                <EraseContact id=c.id erased=c.erased_at.is_some() on_done=move || contact.refetch()/>
                 <h2 class="mt-6 mb-2 font-semibold">"Campaigns"</h2>
                 <DataTable headers={&["Campaign", "Status", "Stage", "Enrolled"]}>
                     {c.enrollments.into_iter().map(|e| view! {
