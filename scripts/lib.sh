@@ -6,6 +6,7 @@
 #                         ~/.cargo/bin on PATH.
 #   ensure_wasm_opt       binaryen's wasm-opt (only release builds need it).
 #   ensure_chromium       Debian's chromium at /usr/bin/chromium (the end-to-end tests).
+#   ensure_wrk            the wrk HTTP load generator (the webhook benchmark).
 #   ensure_db_server      finds or starts a PostgreSQL server; sets TURNOUT_PG_SERVER
 #                         (e.g. postgres://postgres@127.0.0.1:5432, no database part).
 #   ensure_database NAME  exports DATABASE_URL: as given when already set, else NAME on
@@ -126,6 +127,12 @@ ensure_chromium() {
     fi
     [ -x /usr/bin/chromium ] || die "/usr/bin/chromium is still missing after installing chromium"
     say "Chromium: $(/usr/bin/chromium --version 2>/dev/null | head -n1)"
+}
+
+ensure_wrk() {
+    command -v wrk >/dev/null 2>&1 && return 0
+    say "Installing wrk (Debian package) for the webhook benchmark"
+    _apt_install wrk || die "wrk is missing. Install it (apt-get install wrk)."
 }
 
 # --- PostgreSQL ----------------------------------------------------------------------------
