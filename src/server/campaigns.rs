@@ -537,13 +537,20 @@ pub struct Answered {
 pub async fn answered(db: &mut sqlx::PgConnection, contact: Uuid, to: &str) -> Result<Option<Answered>, AppError> {
     Ok(sqlx::query_as!(
         Answered,
+        // The contact's own messages, by conversation: a subquery the planner cannot merge
+        // (OFFSET 0), so it never walks a whole campaign's messages instead, as it did on the
+        // statistics of a table that a campaign's first send had just filled.
         r#"SELECT e.id AS enrollment_id, e.campaign_id, e.status AS "status: EnrollmentStatus", p.pause_on_reply
            FROM conversations v
-           JOIN messages m ON m.conversation_id = v.id
+           CROSS JOIN LATERAL (
+             SELECT m.id, m.campaign_id, m.from_address, m.created_at FROM messages m
+             WHERE m.conversation_id = v.id AND m.direction = 'out' AND m.send_state IN ('sent', 'sending', 'unknown')
+             OFFSET 0
+           ) m
            JOIN campaigns k ON k.id = m.campaign_id
            JOIN enrollments e ON e.campaign_id = coalesce(k.parent_id, k.id) AND e.contact_id = v.contact_id
            JOIN campaigns p ON p.id = e.campaign_id
-           WHERE v.contact_id = $1 AND v.channel = 'sms' AND m.direction = 'out' AND m.send_state IN ('sent', 'sending', 'unknown')
+           WHERE v.contact_id = $1 AND v.channel = 'sms'
            ORDER BY m.from_address IS NOT DISTINCT FROM $2 DESC, m.created_at DESC, m.id DESC
            LIMIT 1"#,
         contact,
