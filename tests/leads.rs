@@ -258,7 +258,13 @@ async fn an_import_interrupted_by_a_restart_is_finished_by_the_next_worker(pool:
     assert_eq!((done["created"].as_i64(), done["enrolled"].as_i64(), done["processed_rows"].as_i64()), (Some(rows), Some(rows), Some(rows)));
     let contacts: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts").fetch_one(&pool).await.unwrap();
     assert_eq!(contacts, rows);
-    assert!(!restarted.data_dir.join(format!("imports/{id}.csv")).exists(), "the spooled file is removed");
+    // The file goes right after the import is marked done.
+    let spooled = restarted.data_dir.join(format!("imports/{id}.csv"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while spooled.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!spooled.exists(), "the spooled file is removed");
 }
 
 #[sqlx::test]

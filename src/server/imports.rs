@@ -289,6 +289,10 @@ pub async fn run(state: &AppState, job: Job) {
         Ok(true) => {
             tracing::info!(import = %id, "import finished");
             discard(&path).await;
+            // The new enrollments are due: the engine's claim needs the planner to know.
+            if let Err(e) = engine::refresh_stats(&state.pool).await {
+                tracing::warn!(error = %e, "could not refresh the planner's statistics after an import");
+            }
         }
         Ok(false) => {
             tracing::info!(import = %id, "import paused for shutdown");
@@ -343,7 +347,6 @@ async fn process(state: &AppState, job: Job, path: &Path) -> Result<bool, AppErr
     )
     .execute(&state.pool)
     .await?;
-    engine::refresh_stats(&state.pool).await?;
     Ok(true)
 }
 
