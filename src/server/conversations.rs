@@ -181,7 +181,7 @@ pub async fn record_delivery(
     .fetch_all(pool)
     .await?;
     let events: Vec<Event> = found.iter().map(|m| Event::conversation(EventKind::Delivery, m.conversation_id, m.campaign_id)).collect();
-    realtime::publish(pool, &events).await?;
+    realtime::announce(pool, &events).await;
     Ok(!found.is_empty())
 }
 

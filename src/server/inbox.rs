@@ -398,7 +398,7 @@ async fn send_due(state: &AppState) -> Result<(), AppError> {
                 sqlx::query!("UPDATE scheduled_replies SET state = 'failed', error = $2 WHERE id = $1 AND state = 'scheduled'", due.id, e.error)
                     .execute(&state.pool)
                     .await?;
-                realtime::publish(&state.pool, &[Event::conversation(EventKind::MessageOut, due.conversation_id, None)]).await?;
+                realtime::announce(&state.pool, &[Event::conversation(EventKind::MessageOut, due.conversation_id, None)]).await;
             }
             Err(e) => return Err(e),
         }

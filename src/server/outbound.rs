@@ -149,7 +149,7 @@ async fn try_send(state: &AppState, id: Uuid, via: Via<'_>) -> Result<(), AppErr
     )
     .execute(&state.pool)
     .await?;
-    realtime::publish(&state.pool, &[Event::conversation(EventKind::Delivery, m.conversation_id, m.campaign_id)]).await?;
+    realtime::announce(&state.pool, &[Event::conversation(EventKind::Delivery, m.conversation_id, m.campaign_id)]).await;
     Ok(())
 }
 

@@ -37,13 +37,27 @@ pub async fn publish(db: impl PgExecutor<'_>, events: &[Event]) -> Result<(), Ap
     Ok(())
 }
 
-/// The engine moved contacts of these campaigns along. Best effort: a lost event only
-/// delays a page until its next change.
+/// Publishes events for changes already committed, on a transaction of their own. Best
+/// effort: a lost event only delays a page until its next change. Notifying transactions
+/// commit one at a time, so this one does not wait for its WAL flush (it changes no data),
+/// which keeps busy webhooks from queueing behind each other's announcements.
+pub async fn announce(pool: &PgPool, events: &[Event]) {
+    let sent = async {
+        let mut tx = pool.begin().await?;
+        sqlx::query!("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+        publish(&mut *tx, events).await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(())
+    };
+    if let Err(e) = sent.await {
+        tracing::warn!(error = %e.error, "real-time events not published");
+    }
+}
+
+/// The engine moved contacts of these campaigns along.
 pub async fn campaigns_changed(pool: &PgPool, campaigns: &[Uuid]) {
     let events: Vec<Event> = campaigns.iter().map(|id| Event::campaign(*id)).collect();
-    if let Err(e) = publish(pool, &events).await {
-        tracing::warn!(error = %e.error, "campaign change not published");
-    }
+    announce(pool, &events).await;
 }
 
 /// Turns this process's NOTIFYs into hub events until shutdown, reconnecting when the

@@ -174,9 +174,10 @@ pub async fn receive(state: &AppState, sms: &Inbound<'_>) -> Result<Outcome, App
             }
         }
     }
-    // Open inboxes and campaign pages show the text, and what it changed, at once.
-    let event = Event { contact_id, ..Event::conversation(EventKind::MessageIn, conversation_id, received.campaign_id) };
-    realtime::publish(&mut *tx, &[event]).await?;
     tx.commit().await?;
+    // Open inboxes and campaign pages show the text, and what it changed, at once; announced
+    // after the commit rather than in it, as notifying commits queue behind each other.
+    let event = Event { contact_id, ..Event::conversation(EventKind::MessageIn, conversation_id, received.campaign_id) };
+    realtime::announce(&state.pool, &[event]).await;
     Ok(out)
 }

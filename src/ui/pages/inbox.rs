@@ -36,6 +36,12 @@ pub fn InboxPage() -> impl IntoView {
     let open = RwSignal::new(None::<Uuid>);
     let ticked = RwSignal::new(BTreeSet::<Uuid>::new());
     let items = Memo::new(move |_| list.get().and_then(Result::ok).unwrap_or_default());
+    // The reply being written outlives the view's refetches; opening another conversation starts a new one.
+    let draft = Draft::new();
+    Effect::new(move |_| {
+        open.track();
+        draft.clear();
+    });
     let detail = Resource::new(move || (open.get(), rt.tick.get()), |(id, _)| async move {
         match id {
             Some(id) => get_conversation(id).await.map(Some),
@@ -137,7 +143,7 @@ pub fn InboxPage() -> impl IntoView {
             }}/>
             <Loaded resource=detail render={move |d: Option<ConversationView>| match d {
                 None => view! { <p class="p-6 text-sm text-slate-500">"Select a conversation to read it."</p> }.into_any(),
-                Some(d) => view! { <Conversation d/> }.into_any(),
+                Some(d) => view! { <Conversation d draft/> }.into_any(),
             }}/>
         </div>
     }
@@ -176,7 +182,7 @@ fn Row(i: usize, c: InboxItem, cursor: RwSignal<usize>, open: RwSignal<Option<Uu
 
 /// One conversation: the contact's history and what can be done.
 #[component]
-fn Conversation(d: ConversationView) -> impl IntoView {
+fn Conversation(d: ConversationView, draft: Draft) -> impl IntoView {
     let toasts = use_toasts();
     let rt = use_realtime();
     let id = d.item.id;
@@ -233,7 +239,7 @@ fn Conversation(d: ConversationView) -> impl IntoView {
                     }).collect_view()}
                 </ul>
             })}
-            <Composer id/>
+            <Composer id draft/>
         </section>
     }
 }
@@ -320,15 +326,33 @@ fn Position(f: FunnelPosition) -> impl IntoView {
     }
 }
 
-/// The reply box: merge tags and snippets allowed; sent now or at a chosen time. Its key
-/// stays the same until a send succeeds, so a double-click sends once.
+/// A reply being written: its text, when to send it, and its key, which stays the same
+/// until a send succeeds, so a double-click sends once.
+#[derive(Clone, Copy)]
+struct Draft {
+    body: RwSignal<String>,
+    later: RwSignal<String>,
+    key: RwSignal<Uuid>,
+}
+
+impl Draft {
+    fn new() -> Self {
+        Self { body: RwSignal::new(String::new()), later: RwSignal::new(String::new()), key: RwSignal::new(Uuid::new_v4()) }
+    }
+
+    fn clear(&self) {
+        self.body.set(String::new());
+        self.later.set(String::new());
+        self.key.set(Uuid::new_v4());
+    }
+}
+
+/// The reply box: merge tags and snippets allowed; sent now or at a chosen time.
 #[component]
-fn Composer(id: Uuid) -> impl IntoView {
+fn Composer(id: Uuid, draft: Draft) -> impl IntoView {
     let toasts = use_toasts();
     let rt = use_realtime();
-    let body = RwSignal::new(String::new());
-    let later = RwSignal::new(String::new());
-    let key = RwSignal::new(Uuid::new_v4());
+    let Draft { body, later, key } = draft;
     let busy = RwSignal::new(false);
     let snippets = Resource::new(|| (), |_| list_snippets());
     let snippet_name = RwSignal::new(String::new());
@@ -347,8 +371,7 @@ fn Composer(id: Uuid) -> impl IntoView {
             match reply_to_conversation(input).await {
                 Ok(_) => {
                     toasts.success(if scheduled { "Reply scheduled" } else { "Reply sent" });
-                    body.set(String::new());
-                    key.set(Uuid::new_v4());
+                    draft.clear();
                     rt.tick.update(|t| *t += 1);
                 }
                 Err(e) => toasts.error(e.error),
