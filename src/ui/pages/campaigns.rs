@@ -5,6 +5,7 @@ use crate::api::campaigns::{
 };
 use crate::api::admin::list_users;
 use crate::ui::builder::{Builder, BuilderState};
+use crate::ui::pages::attendees::AttendeeUpload;
 use crate::ui::pages::campaign_run::{DryRunPanel, EnrollmentTable, LiveProgress, SendWindowForm, TestSendForm, follow_campaign};
 use crate::ui::session::use_is_admin;
 use crate::domain::campaign::{
@@ -297,6 +298,7 @@ fn CampaignView(c: CampaignDetail, reload: RwSignal<u32>) -> impl IntoView {
                 </div>
             })
         }}
+        <div class="mt-6"><AttendeeUpload id live/></div>
         <h2 class="mt-6 text-lg font-semibold">"Contacts"</h2>
         <div class="mt-2">
             {if c.enrollments.is_empty() {

@@ -1,5 +1,6 @@
 pub mod admin_users;
 pub mod analytics;
+pub mod attendees;
 pub mod audit;
 pub mod builder;
 pub mod campaign_run;
