@@ -112,7 +112,7 @@ async fn main() {
     let origin = format!("http://127.0.0.1:{port}");
     let mut app = start_server(&url, port, &fake.base_url, &work);
     let http = reqwest::Client::new();
-    wait_healthy(&http, &origin, &mut app).await;
+    wait_healthy(&http, &origin, &mut app, &work).await;
 
     let pool = db::connect(&url, 4).await.expect("pool");
     let sync: String = sqlx::query_scalar("SHOW synchronous_commit").fetch_one(&pool).await.expect("show");
@@ -181,10 +181,10 @@ fn start_server(db_url: &str, port: u16, twilio_base: &str, work: &Path) -> Chil
         .expect("start the server binary")
 }
 
-async fn wait_healthy(http: &reqwest::Client, origin: &str, app: &mut Child) {
+async fn wait_healthy(http: &reqwest::Client, origin: &str, app: &mut Child, work: &Path) {
     for _ in 0..600 {
         if let Ok(Some(status)) = app.try_wait() {
-            panic!("the server exited ({status}); see its log");
+            panic!("the server exited ({status}); see {}", work.join("server.log").display());
         }
         if http.get(format!("{origin}/health")).send().await.is_ok_and(|r| r.status().is_success()) {
             return;
