@@ -1,13 +1,8 @@
 import { test, expect } from "@playwright/test";
-import { BDR, hydrated } from "./support";
+import { BDR, hydrated, signIn } from "./support";
 
 test("a BDR imports a CSV file into her campaign and finds the people in Leads", async ({ page }) => {
-  await page.goto("/login");
-  await hydrated(page);
-  await page.getByLabel("Email").fill(BDR.email);
-  await page.getByLabel("Password", { exact: true }).fill(BDR.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("signed-in-user")).toBeVisible();
+  await signIn(page, BDR);
 
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Leads", exact: true }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Leads" })).toBeVisible();
