@@ -28,30 +28,32 @@ pub fn hub() -> broadcast::Sender<Event> {
 /// Publishes events; inside a transaction they go out when it commits, and not at all if
 /// it rolls back.
 pub async fn publish(db: impl PgExecutor<'_>, events: &[Event]) -> Result<(), AppError> {
-    let payloads = events
-        .iter()
-        .map(serde_json::to_string)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| internal("encoding an event", e))?;
-    sqlx::query!("SELECT pg_notify('turnout_events', p) FROM unnest($1::text[]) p", &payloads).execute(db).await?;
+    sqlx::query!("SELECT pg_notify('turnout_events', p) FROM unnest($1::text[]) p", &payloads(events)?).execute(db).await?;
     Ok(())
 }
 
-/// Publishes events for changes already committed, on a transaction of their own. Best
+/// Publishes events for changes already committed, in one statement of their own. Best
 /// effort: a lost event only delays a page until its next change. Notifying transactions
 /// commit one at a time, so this one does not wait for its WAL flush (it changes no data),
 /// which keeps busy webhooks from queueing behind each other's announcements.
 pub async fn announce(pool: &PgPool, events: &[Event]) {
     let sent = async {
-        let mut tx = pool.begin().await?;
-        sqlx::query!("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-        publish(&mut *tx, events).await?;
-        tx.commit().await?;
+        let payloads = payloads(events)?;
+        sqlx::query!(
+            "SELECT set_config('synchronous_commit', 'off', true), pg_notify('turnout_events', p) FROM unnest($1::text[]) p",
+            &payloads
+        )
+        .fetch_all(pool)
+        .await?;
         Ok::<_, AppError>(())
     };
     if let Err(e) = sent.await {
         tracing::warn!(error = %e.error, "real-time events not published");
     }
+}
+
+fn payloads(events: &[Event]) -> Result<Vec<String>, AppError> {
+    events.iter().map(serde_json::to_string).collect::<Result<Vec<_>, _>>().map_err(|e| internal("encoding an event", e))
 }
 
 /// The engine moved contacts of these campaigns along.
