@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::sync::Arc;
 use turnout::server::clock::{Clock, ManualClock};
+use turnout::server::outbound::{self, Delivery, OneOff};
 use turnout::server::settings::Settings;
 use uuid::Uuid;
 
@@ -286,4 +287,63 @@ async fn snippets_are_each_users_own(pool: PgPool) {
     assert_eq!(app.call("DELETE", &path, Some(&ben.token), None).await.status(), 404);
     assert_eq!(app.call("DELETE", &path, Some(&ana.token), None).await.status(), 204);
     assert_eq!(get(&app, &ana, "/api/snippets").await.1, json!([]));
+}
+
+#[sqlx::test]
+async fn texts_a_stopped_server_left_behind_go_out_once_or_are_flagged(pool: PgPool) {
+    let fake = FakeTwilio::start().await;
+    let base = fake.base_url.clone();
+    let clock = clock();
+    let app = spawn_engine(pool, clock.clone(), move |s| {
+        quick(s);
+        s.twilio_api_base = base;
+    })
+    .await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    turnout::server::providers::save_twilio(&mut conn, &app.state.keys, None, Some((&fake.account_sid, &fake.auth_token))).await.unwrap();
+    drop(conn);
+    let w = world(&app).await;
+    Phone::twilio(&app, &fake).text(PAT, ANA, "Is there parking?").await;
+    let pat = conversation_of(&app, PAT).await;
+
+    // Two replies recorded as the server stopped: one before its provider call, one during it.
+    let ana = w.ana.owner.id;
+    let mut tx = app.pool.begin().await.unwrap();
+    let now = clock.now();
+    let one_off = |key: &str, body: &'static str| OneOff {
+        key: key.to_string(),
+        conversation_id: pat,
+        campaign_id: Some(w.ana.id),
+        to: PAT,
+        from: ANA,
+        body,
+        subject: None,
+        provider: "twilio",
+        sent_by: Some(ana),
+    };
+    let queued = outbound::record(&mut tx, &one_off("stranded-1", "Lot B is free."), Delivery::Queued, now).await.unwrap().unwrap();
+    let cut = outbound::record(&mut tx, &one_off("stranded-2", "Doors open at 6."), Delivery::Queued, now).await.unwrap().unwrap();
+    sqlx::query!("UPDATE messages SET send_state = 'sending' WHERE id = $1", cut).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Just recorded, they are still their own task's to send.
+    assert_eq!(outbound::resume_stranded(&app.state).await.unwrap(), 0);
+    clock.advance(Duration::minutes(11));
+    assert_eq!(outbound::resume_stranded(&app.state).await.unwrap(), 2);
+    let state_of = |id: Uuid| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query!("SELECT send_state, error FROM messages WHERE id = $1", id).fetch_one(&pool).await.map(|r| (r.send_state, r.error)).unwrap()
+        }
+    };
+    assert_eq!(state_of(queued).await.0.as_deref(), Some("sent"));
+    assert_eq!(fake.calls_for(PAT, "Lot B is free."), 1);
+    // The one cut short may have gone out: flagged for a person, not sent again.
+    let (state, error) = state_of(cut).await;
+    assert_eq!(state.as_deref(), Some("unknown"));
+    assert!(error.unwrap_or_default().contains("check with the contact"));
+    assert_eq!(fake.calls_for(PAT, "Doors open at 6."), 0);
+    // Nothing is left for a second sweep.
+    assert_eq!(outbound::resume_stranded(&app.state).await.unwrap(), 0);
+    assert_eq!(fake.calls_for(PAT, "Lot B is free."), 1);
 }

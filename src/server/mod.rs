@@ -96,6 +96,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), String>
     // Open inboxes hear every process's changes; replies scheduled for later go out when due.
     tokio::spawn(realtime::listen(state.clone()));
     tokio::spawn(inbox::scheduled_worker(state.clone()));
+    tokio::spawn(outbound::worker(state.clone()));
     let app = router(state);
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown({

@@ -153,6 +153,81 @@ async fn try_send(state: &AppState, id: Uuid, via: Via<'_>) -> Result<(), AppErr
     Ok(())
 }
 
+/// How long a queued one-off may wait for the task that recorded it before the sweep sends
+/// it, and how long a call may take (retries included) before it counts as cut short.
+const QUEUED_GRACE: chrono::Duration = chrono::Duration::minutes(2);
+const SENDING_GRACE: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Sweeps for stranded one-off texts every half minute until shutdown.
+pub async fn worker(state: AppState) {
+    while !state.shutdown.is_cancelled() {
+        if let Err(e) = resume_stranded(&state).await {
+            tracing::error!(error = %e.error, "stranded one-off texts not looked at; trying again");
+        }
+        tokio::select! {
+            _ = state.shutdown.cancelled() => {}
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+        }
+    }
+}
+
+/// One-off texts a stopped process left behind. One still queued was never handed to the
+/// provider: it goes out now, through the account or identity it would have used. One
+/// caught mid-call may have gone out, so it is marked `unknown` for a person to check in the
+/// conversation, never sent again blindly. Returns how many it dealt with.
+pub async fn resume_stranded(state: &AppState) -> Result<usize, AppError> {
+    let now = state.clock.now();
+    let rows = sqlx::query!(
+        r#"SELECT m.id, m.send_state AS "send_state!", m.sent_by, m.provider, m.from_address, m.conversation_id, m.campaign_id
+           FROM messages m
+           WHERE m.enrollment_id IS NULL AND m.direction = 'out' AND m.send_state IN ('queued', 'sending')
+             AND m.created_at < CASE WHEN m.send_state = 'queued' THEN $1::timestamptz ELSE $2::timestamptz END
+           ORDER BY m.created_at LIMIT 100"#,
+        now - QUEUED_GRACE,
+        now - SENDING_GRACE
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    for m in &rows {
+        if m.send_state == "sending" {
+            let reason = "The server stopped during the send: check with the contact whether it arrived before sending it again";
+            let marked = sqlx::query!(
+                "UPDATE messages SET send_state = 'unknown', error = $2 WHERE id = $1 AND send_state = 'sending'",
+                m.id,
+                reason
+            )
+            .execute(&state.pool)
+            .await?
+            .rows_affected();
+            if marked > 0 {
+                tracing::warn!(message = %m.id, "one-off text cut short mid-call; marked unknown");
+                realtime::publish(&state.pool, &[Event::conversation(EventKind::Delivery, m.conversation_id, m.campaign_id)]).await?;
+            }
+            continue;
+        }
+        let result = match (m.sent_by, m.provider.as_deref()) {
+            (Some(user), _) => try_send(state, m.id, Via::Sender(user)).await,
+            (None, Some("sandbox")) => try_send(state, m.id, Via::Account(SANDBOX_ACCOUNT_SID)).await,
+            (None, _) => {
+                // The account of the number's owner, else the organisation's.
+                let account = sqlx::query_scalar!(
+                    "SELECT account_sid FROM provider_credentials
+                     WHERE provider = 'twilio' AND (user_id IS NULL OR user_id IN (SELECT id FROM users WHERE sms_from_number = $1))
+                     ORDER BY user_id NULLS LAST LIMIT 1",
+                    m.from_address
+                )
+                .fetch_optional(&state.pool)
+                .await?;
+                try_send(state, m.id, Via::Account(account.as_deref().unwrap_or("(none)"))).await
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(message = %m.id, error = %e.error, "stranded one-off text not recorded");
+        }
+    }
+    Ok(rows.len())
+}
+
 /// The route for texts from `from` on this account: the same provider layer the engine
 /// uses, with the account's own credentials (the sandbox needs none).
 async fn route(state: &AppState, account_sid: &str, from: &str) -> Result<Result<Route, String>, AppError> {
