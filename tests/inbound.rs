@@ -4,15 +4,14 @@
 mod common;
 
 use chrono::Duration;
-use common::funnel::{contact, edge, node, running, utc, way, Running};
+use common::funnel::{Running, contact, edge, node, running, tuesday_in_window, two_texts, way};
 use common::phone::{PATH, Phone};
 use common::twilio::FakeTwilio;
 use common::{TestApp, json, spawn_engine};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use std::sync::Arc;
 use turnout::domain::reply::STOP_WORDS;
-use turnout::server::clock::{Clock, ManualClock};
+use turnout::server::clock::Clock;
 use turnout::server::settings::Settings;
 use turnout::server::webhooks::twilio_signature::signature;
 use uuid::Uuid;
@@ -20,27 +19,12 @@ use uuid::Uuid;
 /// The number every campaign made by `running` sends from.
 const ANA: &str = "+12025550001";
 
-/// Tuesday 2 March 2027, 10:00 in New York: inside the default send window.
-fn clock() -> Arc<ManualClock> {
-    Arc::new(ManualClock::at(utc("2027-03-02T15:00:00Z")))
-}
 
 fn no_throttles(s: &mut Settings) {
     s.sms_per_second_per_number = 0.0;
     s.email_per_day_per_sender = 0;
 }
 
-/// A text, then three days later another.
-fn two_texts() -> Value {
-    json!({
-        "nodes": [
-            node("N1", "sms_send", json!({ "body": "Hi {{contact.first_name}}, join us on the 20th?" })),
-            node("N2", "wait", json!({ "mode": "duration", "minutes": 4320 })),
-            node("N3", "sms_send", json!({ "body": "Last call, {{contact.first_name}}!" })),
-        ],
-        "edges": [edge("N1", "N2"), edge("N2", "N3")]
-    })
-}
 
 /// A running campaign whose first text has gone to the contacts given (name, phone).
 async fn texted(app: &TestApp, people: &[(&str, &str)]) -> (Running, Vec<Uuid>) {
@@ -122,7 +106,7 @@ async fn audit_actions(app: &TestApp) -> Vec<(String, Value)> {
 
 #[sqlx::test]
 async fn only_texts_twilio_signed_for_this_url_are_taken(pool: PgPool) {
-    let app = spawn_engine(pool, clock(), no_throttles).await;
+    let app = spawn_engine(pool, tuesday_in_window(), no_throttles).await;
     let phone = Phone::sandbox(&app);
     let params = phone.params("+12025550180", ANA, "Hi there");
 
@@ -154,7 +138,7 @@ async fn only_texts_twilio_signed_for_this_url_are_taken(pool: PgPool) {
 
 #[sqlx::test]
 async fn a_text_twilio_posts_again_is_stored_once(pool: PgPool) {
-    let app = spawn_engine(pool, clock(), no_throttles).await;
+    let app = spawn_engine(pool, tuesday_in_window(), no_throttles).await;
     let phone = Phone::sandbox(&app);
     let params = phone.params("+12025550181", ANA, "Is there parking?");
     assert_eq!(phone.send(&params).await.status, 200);
@@ -168,7 +152,7 @@ async fn a_text_twilio_posts_again_is_stored_once(pool: PgPool) {
 
 #[sqlx::test]
 async fn unicode_plus_signs_and_ampersands_arrive_as_written(pool: PgPool) {
-    let app = spawn_engine(pool, clock(), no_throttles).await;
+    let app = spawn_engine(pool, tuesday_in_window(), no_throttles).await;
     let phone = Phone::sandbox(&app);
     let bodies = ["Café ☕ at 5? + my plus-one & 🎉 = 2%", "a+b=c&d=e", "  spaced  out  ", "Привет, 你好, مرحبا"];
     for body in bodies {
@@ -183,7 +167,7 @@ async fn unicode_plus_signs_and_ampersands_arrive_as_written(pool: PgPool) {
 
 #[sqlx::test]
 async fn a_text_from_an_unknown_number_lands_unassigned_never_dropped(pool: PgPool) {
-    let app = spawn_engine(pool, clock(), no_throttles).await;
+    let app = spawn_engine(pool, tuesday_in_window(), no_throttles).await;
     let (k, _) = texted(&app, &[("Pat Lee", "+12025550183")]).await;
     let phone = Phone::sandbox(&app);
     phone.text("(202) 555-0999", ANA, "Who is this?").await;
@@ -210,7 +194,7 @@ async fn a_text_from_an_unknown_number_lands_unassigned_never_dropped(pool: PgPo
 
 #[sqlx::test]
 async fn contacts_are_matched_by_e164_else_by_ten_digits_only_in_the_default_region(pool: PgPool) {
-    let app = spawn_engine(pool, clock(), no_throttles).await;
+    let app = spawn_engine(pool, tuesday_in_window(), no_throttles).await;
     let phone = Phone::sandbox(&app);
     // Numbers stored the way an older import wrote them.
     let legacy = |name: &'static str, number: &'static str| {
@@ -244,7 +228,7 @@ async fn contacts_are_matched_by_e164_else_by_ten_digits_only_in_the_default_reg
 
 #[sqlx::test]
 async fn the_campaign_that_last_texted_from_that_number_gets_the_reply(pool: PgPool) {
-    let clock = clock();
+    let clock = tuesday_in_window();
     let app = spawn_engine(pool, clock.clone(), no_throttles).await;
     let pat = "+12025550187";
     let (ana, a) = texted(&app, &[("Pat Lee", pat)]).await;
@@ -279,7 +263,7 @@ async fn the_campaign_that_last_texted_from_that_number_gets_the_reply(pool: PgP
 
 #[sqlx::test]
 async fn a_reply_pauses_the_run_flags_the_contact_and_never_lowers_a_status(pool: PgPool) {
-    let clock = clock();
+    let clock = tuesday_in_window();
     let app = spawn_engine(pool, clock.clone(), no_throttles).await;
     let pat = "+12025550188";
     let (k, e) = texted(&app, &[("Pat Lee", pat), ("Sam Poe", "+12025550189")]).await;
@@ -324,7 +308,7 @@ async fn a_reply_pauses_the_run_flags_the_contact_and_never_lowers_a_status(pool
 
 #[sqlx::test]
 async fn rsvp_phrases_are_the_organisations(pool: PgPool) {
-    let app = spawn_engine(pool, clock(), no_throttles).await;
+    let app = spawn_engine(pool, tuesday_in_window(), no_throttles).await;
     let (_, e) = texted(&app, &[("Ana Sol", "+12025550190"), ("Bo Sol", "+12025550191"), ("Cy Sol", "+12025550192")]).await;
     let admin = app.admin().await;
     let (_, org) = json(app.call("GET", "/api/org", Some(&admin.token), None).await).await;
@@ -348,7 +332,7 @@ async fn rsvp_phrases_are_the_organisations(pool: PgPool) {
 
 #[sqlx::test]
 async fn without_pause_on_reply_a_reply_takes_the_replied_branch_at_once(pool: PgPool) {
-    let clock = clock();
+    let clock = tuesday_in_window();
     let app = spawn_engine(pool, clock.clone(), no_throttles).await;
     let graph = json!({
         "nodes": [
@@ -382,7 +366,7 @@ async fn without_pause_on_reply_a_reply_takes_the_replied_branch_at_once(pool: P
 
 #[sqlx::test]
 async fn every_opt_out_word_suppresses_the_number_stops_its_runs_and_is_confirmed_once(pool: PgPool) {
-    let clock = clock();
+    let clock = tuesday_in_window();
     let app = spawn_engine(pool, clock.clone(), no_throttles).await;
     let people: Vec<(String, String)> = STOP_WORDS.iter().enumerate().map(|(i, w)| (format!("{w} Person"), format!("+1202555020{i}"))).collect();
     let refs: Vec<(&str, &str)> = people.iter().map(|(n, p)| (n.as_str(), p.as_str())).collect();
@@ -432,7 +416,7 @@ async fn every_opt_out_word_suppresses_the_number_stops_its_runs_and_is_confirme
 
 #[sqlx::test]
 async fn start_unstop_and_yes_after_an_opt_out_lift_it_and_nothing_else_counts_meanwhile(pool: PgPool) {
-    let app = spawn_engine(pool, clock(), no_throttles).await;
+    let app = spawn_engine(pool, tuesday_in_window(), no_throttles).await;
     let (pat, sam, lee) = ("+12025550210", "+12025550211", "+12025550212");
     let (_, e) = texted(&app, &[("Pat Lee", pat), ("Sam Poe", sam), ("Lee Ray", lee)]).await;
     let phone = Phone::sandbox(&app);
@@ -463,7 +447,7 @@ async fn start_unstop_and_yes_after_an_opt_out_lift_it_and_nothing_else_counts_m
 #[sqlx::test]
 async fn help_is_answered_with_the_configured_text(pool: PgPool) {
     let help = "Acme & Co <events>: reply STOP to opt out";
-    let app = spawn_engine(pool, clock(), |s| {
+    let app = spawn_engine(pool, tuesday_in_window(), |s| {
         no_throttles(s);
         s.sms_help_text = help.into();
     })
@@ -484,7 +468,7 @@ async fn help_is_answered_with_the_configured_text(pool: PgPool) {
 async fn twilios_opt_out_type_decides_and_twilio_confirms_it_not_us(pool: PgPool) {
     let fake = FakeTwilio::start().await;
     let base = fake.base_url.clone();
-    let app = spawn_engine(pool, clock(), move |s| {
+    let app = spawn_engine(pool, tuesday_in_window(), move |s| {
         no_throttles(s);
         s.twilio_api_base = base;
     })
@@ -531,7 +515,7 @@ async fn twilios_opt_out_type_decides_and_twilio_confirms_it_not_us(pool: PgPool
 
 #[sqlx::test]
 async fn a_text_that_cannot_be_stored_is_a_server_error_so_twilio_retries(pool: PgPool) {
-    let app = spawn_engine(pool, clock(), no_throttles).await;
+    let app = spawn_engine(pool, tuesday_in_window(), no_throttles).await;
     let phone = Phone::sandbox(&app);
     let params = phone.params("+12025550240", ANA, "Hello?");
     app.pool.close().await;

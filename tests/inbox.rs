@@ -4,14 +4,13 @@
 mod common;
 
 use chrono::Duration;
-use common::funnel::{Running, contact, edge, node, running, utc};
+use common::funnel::{Running, contact, running, tuesday_in_window, two_texts};
 use common::phone::Phone;
 use common::twilio::FakeTwilio;
 use common::{Actor, TestApp, json, spawn_engine};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use std::sync::Arc;
-use turnout::server::clock::{Clock, ManualClock};
+use turnout::server::clock::Clock;
 use turnout::server::outbound::{self, Delivery, OneOff};
 use turnout::server::settings::Settings;
 use uuid::Uuid;
@@ -24,10 +23,6 @@ const SAM: &str = "+12025550302";
 const LEE: &str = "+12025550303";
 const STRANGER: &str = "+12025550399";
 
-/// Tuesday 2 March 2027, 10:00 in New York: inside the default send window.
-fn clock() -> Arc<ManualClock> {
-    Arc::new(ManualClock::at(utc("2027-03-02T15:00:00Z")))
-}
 
 fn quick(s: &mut Settings) {
     s.sms_per_second_per_number = 0.0;
@@ -36,17 +31,6 @@ fn quick(s: &mut Settings) {
     s.engine_poll_ms = 100;
 }
 
-/// A text, then three days later another.
-fn two_texts() -> Value {
-    json!({
-        "nodes": [
-            node("N1", "sms_send", json!({ "body": "Hi {{contact.first_name}}, join us on the 20th?" })),
-            node("N2", "wait", json!({ "mode": "duration", "minutes": 4320 })),
-            node("N3", "sms_send", json!({ "body": "Last call, {{contact.first_name}}!" })),
-        ],
-        "edges": [edge("N1", "N2"), edge("N2", "N3")]
-    })
-}
 
 /// Ana's campaign has texted Pat and Sam; Ben's (from his own number) has texted Lee.
 struct World {
@@ -113,7 +97,7 @@ async fn settled<T: PartialEq + std::fmt::Debug, F: std::future::Future<Output =
 
 #[sqlx::test]
 async fn each_bdr_works_their_own_replies_with_filters_search_and_unread_counts(pool: PgPool) {
-    let clock = clock();
+    let clock = tuesday_in_window();
     let app = spawn_engine(pool, clock.clone(), quick).await;
     let w = world(&app).await;
     let (ana, ben) = (&w.ana.owner, &w.ben.owner);
@@ -177,7 +161,7 @@ async fn each_bdr_works_their_own_replies_with_filters_search_and_unread_counts(
 async fn a_reply_goes_out_once_from_the_number_that_last_wrote_even_clicked_twice(pool: PgPool) {
     let fake = FakeTwilio::start().await;
     let base = fake.base_url.clone();
-    let app = spawn_engine(pool, clock(), move |s| {
+    let app = spawn_engine(pool, tuesday_in_window(), move |s| {
         quick(s);
         s.twilio_api_base = base;
     })
@@ -229,7 +213,7 @@ async fn a_reply_goes_out_once_from_the_number_that_last_wrote_even_clicked_twic
 
 #[sqlx::test]
 async fn a_scheduled_reply_goes_out_when_the_clock_reaches_it(pool: PgPool) {
-    let clock = clock();
+    let clock = tuesday_in_window();
     let app = spawn_engine(pool, clock.clone(), quick).await;
     let w = world(&app).await;
     let ana = &w.ana.owner;
@@ -270,7 +254,7 @@ async fn a_scheduled_reply_goes_out_when_the_clock_reaches_it(pool: PgPool) {
 
 #[sqlx::test]
 async fn snippets_are_each_users_own(pool: PgPool) {
-    let app = spawn_engine(pool, clock(), quick).await;
+    let app = spawn_engine(pool, tuesday_in_window(), quick).await;
     let ana = app.user("ana@turnout.test", turnout::domain::Role::Bdr).await;
     let ben = app.user("ben@turnout.test", turnout::domain::Role::Bdr).await;
     let (status, s) = json(app.call("POST", "/api/snippets", Some(&ana.token), Some(json!({ "name": "Parking", "body": "Free parking in lot B." }))).await).await;
@@ -293,7 +277,7 @@ async fn snippets_are_each_users_own(pool: PgPool) {
 async fn texts_a_stopped_server_left_behind_go_out_once_or_are_flagged(pool: PgPool) {
     let fake = FakeTwilio::start().await;
     let base = fake.base_url.clone();
-    let clock = clock();
+    let clock = tuesday_in_window();
     let app = spawn_engine(pool, clock.clone(), move |s| {
         quick(s);
         s.twilio_api_base = base;

@@ -2,14 +2,12 @@
 //! event stream is open on one while the texts and the engine's sends happen on the other.
 mod common;
 
-use common::funnel::{contact, edge, node, running, utc};
+use common::funnel::{contact, running, tuesday_in_window, two_texts};
 use common::phone::Phone;
 use common::{TestApp, spawn_engine, start_on, test_settings};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use std::sync::Arc;
 use std::time::Duration;
-use turnout::server::clock::ManualClock;
 use uuid::Uuid;
 
 const ANA: &str = "+12025550001";
@@ -60,16 +58,6 @@ impl Events {
     }
 }
 
-fn two_texts() -> Value {
-    json!({
-        "nodes": [
-            node("N1", "sms_send", json!({ "body": "Hi {{contact.first_name}}, join us on the 20th?" })),
-            node("N2", "wait", json!({ "mode": "duration", "minutes": 4320 })),
-            node("N3", "sms_send", json!({ "body": "Last call, {{contact.first_name}}!" })),
-        ],
-        "edges": [edge("N1", "N2"), edge("N2", "N3")]
-    })
-}
 
 async fn conversation_of(app: &TestApp, address: &str) -> Uuid {
     sqlx::query_scalar!("SELECT id FROM conversations WHERE address = $1", address).fetch_one(&app.pool).await.unwrap()
@@ -77,7 +65,7 @@ async fn conversation_of(app: &TestApp, address: &str) -> Uuid {
 
 #[sqlx::test]
 async fn an_event_published_by_one_server_process_reaches_a_client_connected_to_another(pool: PgPool) {
-    let clock = Arc::new(ManualClock::at(utc("2027-03-02T15:00:00Z")));
+    let clock = tuesday_in_window();
     // Process A serves the browsers; process B takes Twilio's webhooks and runs the engine.
     let a = spawn_engine(pool.clone(), clock.clone(), |_| {}).await;
     let b = start_on(pool, test_settings(), clock).await;

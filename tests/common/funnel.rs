@@ -2,6 +2,8 @@
 //! set them up.
 use super::{Actor, TestApp};
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use turnout::server::clock::ManualClock;
 use serde_json::{Value, json};
 use turnout::domain::Role;
 use turnout::domain::funnel::GraphDraft;
@@ -64,4 +66,21 @@ pub fn edge(from: &str, to: &str) -> Value {
 
 pub fn way(from: &str, to: &str, outcome: &str) -> Value {
     json!({ "from": from, "to": to, "condition": { "outcome": outcome } })
+}
+
+/// Tuesday 2 March 2027, 10:00 in New York: inside the default send window.
+pub fn tuesday_in_window() -> Arc<ManualClock> {
+    Arc::new(ManualClock::at(utc("2027-03-02T15:00:00Z")))
+}
+
+/// A text, then three days later another.
+pub fn two_texts() -> Value {
+    json!({
+        "nodes": [
+            node("N1", "sms_send", json!({ "body": "Hi {{contact.first_name}}, join us on the 20th?" })),
+            node("N2", "wait", json!({ "mode": "duration", "minutes": 4320 })),
+            node("N3", "sms_send", json!({ "body": "Last call, {{contact.first_name}}!" })),
+        ],
+        "edges": [edge("N1", "N2"), edge("N2", "N3")]
+    })
 }
