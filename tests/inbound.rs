@@ -7,7 +7,7 @@ use chrono::Duration;
 use common::funnel::{Running, contact, edge, node, running, tuesday_in_window, two_texts, way};
 use common::phone::{PATH, Phone};
 use common::twilio::FakeTwilio;
-use common::{TestApp, json, spawn_engine};
+use common::{TestApp, json, settled, spawn_engine};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use turnout::domain::reply::STOP_WORDS;
@@ -79,19 +79,6 @@ async fn one_offs(app: &TestApp, to: &str) -> Vec<(String, String)> {
     .into_iter()
     .map(|r| (r.state, r.body))
     .collect()
-}
-
-/// Waits (up to 5 s) for the sends made after a webhook answered to settle.
-async fn settled<T: PartialEq + std::fmt::Debug, F: std::future::Future<Output = T>>(want: T, mut get: impl FnMut() -> F) -> T {
-    let mut got = get().await;
-    for _ in 0..50 {
-        if got == want {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        got = get().await;
-    }
-    got
 }
 
 async fn audit_actions(app: &TestApp) -> Vec<(String, Value)> {

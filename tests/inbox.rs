@@ -7,7 +7,7 @@ use chrono::Duration;
 use common::funnel::{Running, contact, running, tuesday_in_window, two_texts};
 use common::phone::Phone;
 use common::twilio::FakeTwilio;
-use common::{Actor, TestApp, json, spawn_engine};
+use common::{Actor, TestApp, json, settled, spawn_engine};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use turnout::server::clock::Clock;
@@ -80,19 +80,6 @@ async fn counts(app: &TestApp, who: &Actor) -> (i64, i64) {
 async fn reply(app: &TestApp, who: &Actor, conversation: Uuid, body: Value) -> (u16, Value) {
     let (status, v) = json(app.call("POST", &format!("/api/conversations/{conversation}/replies"), Some(&who.token), Some(body)).await).await;
     (status.as_u16(), v)
-}
-
-/// Waits (up to 5 s) for something done after an answer to settle.
-async fn settled<T: PartialEq + std::fmt::Debug, F: std::future::Future<Output = T>>(want: T, mut get: impl FnMut() -> F) -> T {
-    let mut got = get().await;
-    for _ in 0..50 {
-        if got == want {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        got = get().await;
-    }
-    got
 }
 
 #[sqlx::test]

@@ -200,3 +200,17 @@ pub async fn json(res: Response) -> (StatusCode, Value) {
     let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
     (status, value)
 }
+
+/// Waits (up to 5 s) for what runs after a request was answered (a send, an event) to reach
+/// `want`; returns the last value seen, for the caller's assertion to show.
+pub async fn settled<T: PartialEq + std::fmt::Debug, F: std::future::Future<Output = T>>(want: T, mut get: impl FnMut() -> F) -> T {
+    let mut got = get().await;
+    for _ in 0..50 {
+        if got == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        got = get().await;
+    }
+    got
+}
