@@ -11,21 +11,19 @@
 #[allow(dead_code)]
 #[path = "../tests/common/twilio.rs"]
 mod twilio;
+mod support;
 
 use chrono::{DateTime, Duration, Utc};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 use std::time::Instant;
 use turnout::domain::Role;
-use turnout::domain::campaign::{CampaignAction, CampaignStatus, EventType};
-use turnout::domain::funnel::GraphDraft;
-use turnout::domain::EmailAddress;
+use turnout::domain::campaign::CampaignAction;
 use turnout::server::auth::AuthUser;
-use turnout::server::campaigns::{self, NewCampaign};
+use turnout::server::campaigns;
 use turnout::server::crypto::Keys;
 use turnout::server::settings::Settings;
 use turnout::server::state::AppState;
-use turnout::server::templates::{self, GraphOwner};
-use turnout::server::{db, engine, org, providers, users};
+use turnout::server::{db, engine, org};
 use uuid::Uuid;
 
 const N: i64 = 100_000;
@@ -37,10 +35,7 @@ const LEAD: Duration = Duration::seconds(10);
 async fn main() {
     let url = std::env::var("BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/turnout_bench_dispatch".into());
-    let (server, name) = url.rsplit_once('/').expect("a database URL ends in /<name>");
-    let mut admin = PgConnection::connect(&format!("{server}/postgres")).await.expect("connect");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut admin).await.expect("drop");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create");
+    support::recreate_database(&url).await;
     turnout::server::telemetry::init("text");
     let defaults = Settings::default();
     let pool = db::connect(&url, defaults.database_max_connections).await.expect("pool");
@@ -64,11 +59,7 @@ async fn main() {
     );
     let state = AppState::new(pool.clone(), settings, Keys::from_master(&[7u8; 32])).expect("state");
     org::seed(&pool, "Bench", "America/New_York").await.expect("org");
-    let user = users::insert(&pool, &EmailAddress::parse("bench@turnout.test").unwrap(), "Bench", Role::Bdr, None).await.expect("user");
-    sqlx::query!("UPDATE users SET sms_from_number = '+15550100000' WHERE id = $1", user.id).execute(&pool).await.expect("number");
-    let mut conn = pool.acquire().await.expect("conn");
-    providers::save_twilio(&mut conn, &state.keys, None, Some((&fake.account_sid, &fake.auth_token))).await.expect("twilio");
-    drop(conn);
+    let user = support::texting_sender(&pool, &state.keys, &fake.account_sid, &fake.auth_token).await;
     let bdr = AuthUser { id: user.id, email: user.email.clone(), name: user.name.clone(), role: Role::Bdr };
 
     // Phase 1: everything due at once.
@@ -111,32 +102,13 @@ async fn main() {
 /// A draft campaign with one SMS step and N enrollments, due `spacing_us` apart from now
 /// (0: all due now). Returns its id and the first due time.
 async fn campaign(pool: &PgPool, owner: Uuid, name: &str, spacing_us: i64) -> (Uuid, DateTime<Utc>) {
-    let id = campaigns::insert(pool, &NewCampaign {
-        name,
-        status: CampaignStatus::Draft,
-        event_type: EventType::Virtual,
-        event_start: Utc::now() + Duration::days(30),
-        event_time_zone: "America/New_York",
-        venue: None,
-        join_link: Some("https://example.com/join"),
-        owner_id: owner,
-        sender_id: owner,
-        template_version_id: None,
-    })
-    .await
-    .expect("campaign");
-    sqlx::query!("UPDATE campaigns SET window_start = 0, window_end = 1440, window_days = '{1,2,3,4,5,6,7}' WHERE id = $1", id)
-        .execute(pool)
-        .await
-        .expect("window");
-    let graph: GraphDraft = serde_json::from_value(serde_json::json!({
+    let id = support::all_day_campaign(pool, owner, name, serde_json::json!({
         "nodes": [{ "key": "N1", "type": "sms_send", "name": "Invite",
                     "config": { "body": "Hi {{contact.first_name}}, join us {{event.date}}! Reply STOP to opt out" }, "x": 0.0, "y": 0.0 }],
         "edges": []
     }))
-    .expect("graph");
+    .await;
     let mut conn = pool.acquire().await.expect("conn");
-    templates::insert_graph(&mut conn, GraphOwner::Campaign(id), &graph).await.expect("graph");
     // Lateness is measured against these due times.
     sqlx::query("CREATE TABLE IF NOT EXISTS bench_due (enrollment_id uuid PRIMARY KEY, due timestamptz NOT NULL)")
         .execute(&mut *conn)

@@ -17,22 +17,19 @@
 #[allow(dead_code)]
 #[path = "../tests/common/twilio.rs"]
 mod twilio;
+mod support;
 
 use base64::Engine;
 use chrono::{Duration, Utc};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use turnout::domain::campaign::{CampaignStatus, EventType};
-use turnout::domain::funnel::GraphDraft;
-use turnout::domain::{E164Phone, EmailAddress, Role};
+use turnout::domain::E164Phone;
 use turnout::server::auth::token;
-use turnout::server::campaigns::{self, NewCampaign};
 use turnout::server::crypto::Keys;
-use turnout::server::templates::{self, GraphOwner};
 use turnout::server::webhooks::twilio_signature::signature;
-use turnout::server::{db, providers, users};
+use turnout::server::db;
 use uuid::Uuid;
 
 const CONTACTS: i64 = 10_000;
@@ -97,10 +94,7 @@ async fn main() {
     if Command::new("wrk").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
         panic!("wrk is not installed: apt-get install -y wrk (./scripts/bench-webhook installs it)");
     }
-    let (server, name) = url.rsplit_once('/').expect("a database URL ends in /<name>");
-    let mut admin = PgConnection::connect(&format!("{server}/postgres")).await.expect("connect");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.expect("drop");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create");
+    let (mut admin, name) = support::recreate_database(&url).await;
     // Whatever the cluster's default: each text is on disk before its 200.
     sqlx::query(&format!("ALTER DATABASE {name} SET synchronous_commit = on")).execute(&mut admin).await.expect("synchronous_commit");
 
@@ -198,29 +192,8 @@ async fn wait_healthy(http: &reqwest::Client, origin: &str, app: &mut Child, wor
 /// `CONTACTS` contacts, through the server's engine and the loopback Twilio (the org's
 /// account). Returns its id.
 async fn texted_campaign(pool: &PgPool, keys: &Keys, http: &reqwest::Client, origin: &str, fake: &twilio::FakeTwilio) -> Uuid {
-    let user = users::insert(pool, &EmailAddress::parse("bench@turnout.test").expect("email"), "Bench", Role::Bdr, None).await.expect("user");
-    sqlx::query!("UPDATE users SET sms_from_number = '+15550100000' WHERE id = $1", user.id).execute(pool).await.expect("number");
-    let mut conn = pool.acquire().await.expect("conn");
-    providers::save_twilio(&mut conn, keys, None, Some((&fake.account_sid, &fake.auth_token))).await.expect("twilio");
-    let id = campaigns::insert(pool, &NewCampaign {
-        name: "Webhook",
-        status: CampaignStatus::Draft,
-        event_type: EventType::Virtual,
-        event_start: Utc::now() + Duration::days(30),
-        event_time_zone: "America/New_York",
-        venue: None,
-        join_link: Some("https://example.com/join"),
-        owner_id: user.id,
-        sender_id: user.id,
-        template_version_id: None,
-    })
-    .await
-    .expect("campaign");
-    sqlx::query!("UPDATE campaigns SET window_start = 0, window_end = 1440, window_days = '{1,2,3,4,5,6,7}' WHERE id = $1", id)
-        .execute(pool)
-        .await
-        .expect("window");
-    let graph: GraphDraft = serde_json::from_value(serde_json::json!({
+    let user = support::texting_sender(pool, keys, &fake.account_sid, &fake.auth_token).await;
+    let id = support::all_day_campaign(pool, user.id, "Webhook", serde_json::json!({
         "nodes": [
             { "key": "N1", "type": "sms_send", "name": "Invite", "config": { "body": "Hi {{contact.first_name}}, join us {{event.date}}?" }, "x": 0.0, "y": 0.0 },
             { "key": "N2", "type": "wait", "name": "Wait", "config": { "mode": "duration", "minutes": 4320 }, "x": 0.0, "y": 0.0 },
@@ -228,8 +201,8 @@ async fn texted_campaign(pool: &PgPool, keys: &Keys, http: &reqwest::Client, ori
         ],
         "edges": [{ "from": "N1", "to": "N2" }, { "from": "N2", "to": "N3" }]
     }))
-    .expect("graph");
-    templates::insert_graph(&mut conn, GraphOwner::Campaign(id), &graph).await.expect("graph");
+    .await;
+    let mut conn = pool.acquire().await.expect("conn");
     sqlx::query!(
         "WITH s AS (SELECT i, gen_random_uuid() AS contact FROM generate_series(0, $2::bigint - 1) AS i),
          c AS (INSERT INTO contacts (id, name, phone) SELECT contact, 'Person ' || i, '+12122' || lpad(i::text, 6, '0') FROM s)
