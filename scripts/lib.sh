@@ -7,6 +7,8 @@
 #   ensure_wasm_opt       binaryen's wasm-opt (only release builds need it).
 #   ensure_chromium       Debian's chromium at /usr/bin/chromium (the end-to-end tests).
 #   ensure_wrk            the wrk HTTP load generator (the webhook benchmark).
+#   ensure_speech         espeak-ng and lame: the local voice of voicemail drops when no
+#                         ElevenLabs key is set (the demo's and the tests').
 #   ensure_db_server      finds or starts a PostgreSQL server; sets TURNOUT_PG_SERVER
 #                         (e.g. postgres://postgres@127.0.0.1:5432, no database part).
 #   ensure_database NAME  exports DATABASE_URL: as given when already set, else NAME on
@@ -127,6 +129,12 @@ ensure_chromium() {
     fi
     [ -x /usr/bin/chromium ] || die "/usr/bin/chromium is still missing after installing chromium"
     say "Chromium: $(/usr/bin/chromium --version 2>/dev/null | head -n1)"
+}
+
+ensure_speech() {
+    command -v espeak-ng >/dev/null 2>&1 && command -v lame >/dev/null 2>&1 && return 0
+    say "Installing espeak-ng and lame (Debian packages): the local voice of voicemail drops"
+    _apt_install espeak-ng lame || die "espeak-ng or lame is missing. Install them (apt-get install espeak-ng lame)."
 }
 
 ensure_wrk() {

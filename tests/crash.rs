@@ -69,7 +69,7 @@ async fn a_campaign_survives_repeated_sigkills_without_a_duplicate(pool: PgPool)
     let owner = app.user("crash@turnout.test", Role::Bdr).await;
     sqlx::query!("UPDATE users SET sms_from_number = '+15550109999' WHERE id = $1", owner.id).execute(&pool).await.unwrap();
     let mut conn = pool.acquire().await.unwrap();
-    turnout::server::providers::save_twilio(&mut conn, &app.state.keys, None, Some((&fake.account_sid, &fake.auth_token))).await.unwrap();
+    turnout::server::providers::save_account(&mut conn, &app.state.keys, "twilio", None, Some((&fake.account_sid, &fake.auth_token))).await.unwrap();
     let id = campaigns::insert(&pool, &NewCampaign {
         name: "Crash test",
         status: CampaignStatus::Active,

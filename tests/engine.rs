@@ -362,7 +362,7 @@ async fn pausing_resuming_and_per_contact_controls(pool: PgPool) {
 /// Points the org's Twilio account at the loopback stand-in.
 async fn use_fake_twilio(app: &TestApp, fake: &common::twilio::FakeTwilio) {
     let mut conn = app.pool.acquire().await.unwrap();
-    turnout::server::providers::save_twilio(&mut conn, &app.state.keys, None, Some((&fake.account_sid, &fake.auth_token))).await.unwrap();
+    turnout::server::providers::save_account(&mut conn, &app.state.keys, "twilio", None, Some((&fake.account_sid, &fake.auth_token))).await.unwrap();
 }
 
 fn with_fake(base: String) -> impl FnOnce(&mut turnout::server::settings::Settings) {

@@ -461,7 +461,7 @@ async fn twilios_opt_out_type_decides_and_twilio_confirms_it_not_us(pool: PgPool
     })
     .await;
     let mut conn = app.pool.acquire().await.unwrap();
-    turnout::server::providers::save_twilio(&mut conn, &app.state.keys, None, Some((&fake.account_sid, &fake.auth_token))).await.unwrap();
+    turnout::server::providers::save_account(&mut conn, &app.state.keys, "twilio", None, Some((&fake.account_sid, &fake.auth_token))).await.unwrap();
     let (pat, sam, lee) = ("+12025550230", "+12025550231", "+12025550232");
     let (_, e) = texted(&app, &[("Pat Lee", pat), ("Sam Poe", sam), ("Lee Ray", lee)]).await;
     assert_eq!(fake.messages().len(), 3);

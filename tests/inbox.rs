@@ -155,7 +155,7 @@ async fn a_reply_goes_out_once_from_the_number_that_last_wrote_even_clicked_twic
     .await;
     fake.send_status_callbacks(true);
     let mut conn = app.pool.acquire().await.unwrap();
-    turnout::server::providers::save_twilio(&mut conn, &app.state.keys, None, Some((&fake.account_sid, &fake.auth_token))).await.unwrap();
+    turnout::server::providers::save_account(&mut conn, &app.state.keys, "twilio", None, Some((&fake.account_sid, &fake.auth_token))).await.unwrap();
     let w = world(&app).await;
     let ana = &w.ana.owner;
     let phone = Phone::twilio(&app, &fake);
@@ -271,7 +271,7 @@ async fn texts_a_stopped_server_left_behind_go_out_once_or_are_flagged(pool: PgP
     })
     .await;
     let mut conn = app.pool.acquire().await.unwrap();
-    turnout::server::providers::save_twilio(&mut conn, &app.state.keys, None, Some((&fake.account_sid, &fake.auth_token))).await.unwrap();
+    turnout::server::providers::save_account(&mut conn, &app.state.keys, "twilio", None, Some((&fake.account_sid, &fake.auth_token))).await.unwrap();
     drop(conn);
     let w = world(&app).await;
     Phone::twilio(&app, &fake).text(PAT, ANA, "Is there parking?").await;

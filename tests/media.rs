@@ -96,7 +96,7 @@ async fn setup(pool: PgPool, tweak: impl FnOnce(&mut turnout::server::settings::
     tweak(&mut settings);
     let app = spawn_with(pool, settings).await;
     let mut conn = app.pool.acquire().await.unwrap();
-    turnout::server::providers::save_twilio(&mut conn, &app.state.keys, None, Some((&host.account_sid, &host.auth_token))).await.unwrap();
+    turnout::server::providers::save_account(&mut conn, &app.state.keys, "twilio", None, Some((&host.account_sid, &host.auth_token))).await.unwrap();
     let phone = E164Phone::parse("+12025550142", "US").unwrap();
     let email = EmailAddress::parse("pat@example.com").unwrap();
     contacts::insert(&app.pool, &NewContact { name: "Pat Doe", phone: Some(&phone), email: Some(&email), company: None, time_zone: None, consent_source: "test" })

@@ -38,7 +38,8 @@ async fn demo_mode_seeds_bdrs_a_template_campaigns_and_conversations(pool: PgPoo
     assert_eq!(count("SELECT count(*) FROM users WHERE role = 'bdr'").await, 2);
     assert_eq!(count("SELECT count(*) FROM templates WHERE status = 'published'").await, 1);
     assert_eq!(count("SELECT count(*) FROM campaigns").await, 2);
-    assert_eq!(count("SELECT count(*) FROM nodes WHERE campaign_id IS NOT NULL").await, 8);
+    // Four steps and a voicemail follow-up in each of the two campaigns.
+    assert_eq!(count("SELECT count(*) FROM nodes WHERE campaign_id IS NOT NULL").await, 10);
     assert_eq!(count("SELECT count(*) FROM enrollments").await, 6);
     assert_eq!(count("SELECT count(*) FROM conversations").await, 3);
     assert_eq!(count("SELECT count(*) FROM messages").await, 6);

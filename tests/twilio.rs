@@ -21,6 +21,7 @@ const FROM: &str = "+15017122661";
 
 fn outgoing(to: &str, body: &str) -> Outgoing {
     Outgoing {
+        voice: None,
         id: Uuid::now_v7(),
         to: to.into(),
         from: FROM.into(),

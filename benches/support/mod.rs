@@ -28,7 +28,7 @@ pub async fn texting_sender(pool: &PgPool, keys: &Keys, account_sid: &str, auth_
     let user = users::insert(pool, &EmailAddress::parse("bench@turnout.test").expect("email"), "Bench", Role::Bdr, None).await.expect("user");
     sqlx::query!("UPDATE users SET sms_from_number = '+15550100000' WHERE id = $1", user.id).execute(pool).await.expect("number");
     let mut conn = pool.acquire().await.expect("conn");
-    providers::save_twilio(&mut conn, keys, None, Some((account_sid, auth_token))).await.expect("twilio");
+    providers::save_account(&mut conn, keys, "twilio", None, Some((account_sid, auth_token))).await.expect("twilio");
     user
 }
 

@@ -26,7 +26,7 @@ test("a BDR watches her campaign run, dry-runs it, test-sends a step to herself 
   // Every funnel step, in the funnel's order, with its counts.
   await openCampaign(page);
   const progress = page.getByTestId("live-progress");
-  await expect(progress.locator("tbody tr")).toHaveCount(5);
+  await expect(progress.locator("tbody tr")).toHaveCount(6);
   await expect(progress.locator("tbody tr").first()).toHaveAttribute("data-key", "N1");
   await expect(progress.locator('tr[data-key="N2"]')).toContainText("Invitation text");
   await expect(progress.locator('tr[data-key="N4"]')).toContainText("Invitation email");

@@ -9,6 +9,7 @@ pub mod leads;
 pub mod records;
 pub mod suppressions;
 pub mod templates;
+pub mod voicemail;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ctx {

@@ -185,6 +185,9 @@ pub enum TimelineEvent {
         /// The provider's last delivery report (delivered, undelivered, ...).
         delivery_status: Option<String>,
         error: Option<String>,
+        /// A voicemail's audio, at the signed-in media route.
+        #[serde(default)]
+        audio_url: Option<String>,
     },
     /// An engine event: stage, wait, branch, hold, failure, finish, or a user's action.
     Step { kind: String, detail: String },

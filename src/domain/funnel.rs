@@ -146,7 +146,8 @@ pub enum Step {
     Stage { stage_key: String },
     Sms(Content),
     Email(Content),
-    Voicemail(Content),
+    /// A script spoken in a voice (`None`: the organisation's default voice).
+    Voicemail { content: Content, voice_id: Option<String> },
     Wait(WaitSpec),
     Branch(BranchRule),
 }
@@ -157,7 +158,7 @@ impl Step {
         match self {
             Step::Sms(_) => Some(Channel::Sms),
             Step::Email(_) => Some(Channel::Email),
-            Step::Voicemail(_) => Some(Channel::Voicemail),
+            Step::Voicemail { .. } => Some(Channel::Voicemail),
             Step::Stage { .. } | Step::Wait(_) | Step::Branch(_) => None,
         }
     }
@@ -167,7 +168,7 @@ impl Step {
             Step::Stage { .. } => NodeKind::Stage,
             Step::Sms(_) => NodeKind::SmsSend,
             Step::Email(_) => NodeKind::EmailSend,
-            Step::Voicemail(_) => NodeKind::VoicemailDrop,
+            Step::Voicemail { .. } => NodeKind::VoicemailDrop,
             Step::Wait(_) => NodeKind::Wait,
             Step::Branch(_) => NodeKind::Branch,
         }
@@ -197,7 +198,10 @@ impl Step {
                 Ok(match kind {
                     NodeKind::SmsSend => Step::Sms(content),
                     NodeKind::EmailSend => Step::Email(content),
-                    _ => Step::Voicemail(content),
+                    _ => {
+                        let voice_id = config.get("voice_id").and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty());
+                        Step::Voicemail { content, voice_id: voice_id.map(String::from) }
+                    }
                 })
             }
             NodeKind::Wait => {

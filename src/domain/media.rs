@@ -22,4 +22,8 @@ impl MediaView {
     pub fn is_image(&self) -> bool {
         self.content_type.starts_with("image/")
     }
+
+    pub fn is_audio(&self) -> bool {
+        self.content_type.starts_with("audio/")
+    }
 }

@@ -81,6 +81,7 @@ pub mod sms;
 pub mod suppression;
 pub mod template;
 pub mod user;
+pub mod voicemail;
 #[cfg(feature = "ssr")]
 pub mod walk;
 

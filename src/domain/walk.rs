@@ -88,7 +88,7 @@ pub fn walk(graph: &FunnelGraph, start: Start, base: DateTime<Utc>, facts: &Fact
         let node = graph.node(&key).ok_or_else(|| format!("the funnel has no step {key}"))?;
         let mut outcome = None;
         match &node.step {
-            Step::Sms(_) | Step::Email(_) | Step::Voicemail(_) => {
+            Step::Sms(_) | Step::Email(_) | Step::Voicemail { .. } => {
                 w.stop = Stop::Send(key);
                 return Ok(w);
             }

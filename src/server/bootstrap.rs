@@ -83,10 +83,12 @@ async fn seed_demo(
         nodes: vec![
             node("N1", NodeKind::Stage, "Invited", json!({"stage_key": "invited"}), 80.0),
             node("N2", NodeKind::SmsSend, "Invitation text", json!({"body": "Hi {{contact.first_name | \"there\"}}, {{sender.name}} here. Join us {{event.date}} at {{event.venue}}? Reply YES to RSVP."}), 200.0),
-            node("N3", NodeKind::Wait, "Wait 2 days", json!({"mode": "duration", "minutes": 2880}), 320.0),
-            node("N4", NodeKind::EmailSend, "Invitation email", json!({"subject": "You're invited: {{event.date}}", "body": "Hi {{contact.first_name | \"there\"}},\n\nWe'd love to see you at {{event.venue}} on {{event.date}} at {{event.time}}.\n\n{{sender.name}}"}), 440.0),
+            node("N3", NodeKind::Wait, "Wait 2 days", json!({"mode": "duration", "minutes": 2880}), 440.0),
+            node("N4", NodeKind::EmailSend, "Invitation email", json!({"subject": "You're invited: {{event.date}}", "body": "Hi {{contact.first_name | \"there\"}},\n\nWe'd love to see you at {{event.venue}} on {{event.date}} at {{event.time}}.\n\n{{sender.name}}"}), 560.0),
+            // Right after the text, so a demo soon has real audio in its contacts' timelines.
+            node("N5", NodeKind::VoicemailDrop, "Voicemail follow-up", json!({"body": "Hi {{contact.first_name | \"there\"}}, this is {{sender.name}}. I just sent you a text about our event at {{event.venue}} on {{event.date}}. Reply to it to save your seat. Thanks!"}), 320.0),
         ],
-        edges: vec![edge("N1", "N2"), edge("N2", "N3"), edge("N3", "N4")],
+        edges: vec![edge("N1", "N2"), edge("N2", "N5"), edge("N5", "N3"), edge("N3", "N4")],
     };
     templates::insert_graph(tx, GraphOwner::TemplateDraft(template), &graph).await?;
     templates::insert_graph(tx, GraphOwner::TemplateVersion(version), &graph).await?;

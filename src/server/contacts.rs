@@ -146,16 +146,19 @@ pub async fn detail(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<ContactD
 async fn timeline(pool: &PgPool, user: &AuthUser, contact_id: Uuid) -> Result<Vec<TimelineEntry>, AppError> {
     let rows = sqlx::query!(
         r#"SELECT t.at AS "at!", t.campaign_name, t.node, t.is_message AS "is_message!", t.channel AS "channel: Channel",
-                  t.direction AS "direction: Direction", t.subject, t.body AS "body!", t.kind, t.send_state, t.delivery_status, t.error
+                  t.direction AS "direction: Direction", t.subject, t.body AS "body!", t.kind, t.send_state, t.delivery_status, t.error, t.audio
            FROM (
              SELECT m.id, m.created_at AS at, k.name AS campaign_name, m.node_key AS node, true AS is_message, c.channel,
-                    m.direction, m.subject, m.body, NULL::text AS kind, m.send_state, m.delivery_status, m.error
+                    m.direction, m.subject, m.body, NULL::text AS kind, m.send_state, m.delivery_status, m.error,
+                    -- A voicemail's audio, played from the signed-in media route.
+                    (SELECT mm.id FROM message_media mm
+                     WHERE mm.message_id = m.id AND mm.state = 'stored' AND mm.content_type LIKE 'audio/%' LIMIT 1) AS audio
              FROM messages m
              JOIN conversations c ON c.id = m.conversation_id
              LEFT JOIN campaigns k ON k.id = m.campaign_id
              WHERE c.contact_id = $3 AND ($2 OR c.assigned_to = $1 OR k.owner_id = $1)
              UNION ALL
-             SELECT v.id, v.at, k.name, v.node_key, false, NULL, NULL, NULL, v.detail, v.kind, NULL, NULL, NULL
+             SELECT v.id, v.at, k.name, v.node_key, false, NULL, NULL, NULL, v.detail, v.kind, NULL, NULL, NULL, NULL
              FROM engine_events v
              JOIN enrollments e ON e.id = v.enrollment_id
              JOIN campaigns k ON k.id = e.campaign_id
@@ -163,7 +166,7 @@ async fn timeline(pool: &PgPool, user: &AuthUser, contact_id: Uuid) -> Result<Ve
              UNION ALL
              -- Finishing is the enrollment's state, not a row of its own: the engine's last
              -- step time is when it finished.
-             SELECT e.id, e.last_step_at, k.name, NULL, false, NULL, NULL, NULL, 'Finished the funnel', 'finished', NULL, NULL, NULL
+             SELECT e.id, e.last_step_at, k.name, NULL, false, NULL, NULL, NULL, 'Finished the funnel', 'finished', NULL, NULL, NULL, NULL
              FROM enrollments e
              JOIN campaigns k ON k.id = e.campaign_id
              WHERE e.contact_id = $3 AND e.engine_state = 'finished' AND e.last_step_at IS NOT NULL AND ($2 OR k.owner_id = $1)
@@ -188,6 +191,7 @@ async fn timeline(pool: &PgPool, user: &AuthUser, contact_id: Uuid) -> Result<Ve
                     send_state: r.send_state,
                     delivery_status: r.delivery_status,
                     error: r.error,
+                    audio_url: r.audio.map(|id| format!("/api/media/{id}")),
                 },
                 _ => TimelineEvent::Step { kind: r.kind.unwrap_or_default(), detail: r.body },
             };
@@ -313,8 +317,10 @@ pub async fn erase(state: &crate::server::state::AppState, user: &AuthUser, id: 
     campaigns::erase_custom_fields(&mut tx, id).await?;
     let messages = conversations::erase_contact(&mut tx, id).await?;
     let files = media::erase_contact(state, &mut tx, id).await?;
+    let voicemail_audio = crate::server::voicemail::erase_contact(state, &mut tx, id).await?;
     let after = serde_json::json!({
         "erased": true, "reason": reason, "source": "admin", "messages": messages, "media_files": files,
+        "voicemail_audio": voicemail_audio,
         "suppressed": { "phone": old.phone.is_some(), "email": old.email.is_some() },
     });
     audit::record(&mut *tx, Some(user.id), "contact.erased", "contact", Some(id), None, Some(after)).await?;

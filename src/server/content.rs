@@ -198,7 +198,9 @@ pub async fn inline(db: &mut sqlx::PgConnection, mut graph: GraphDraft) -> Resul
             if c.channel != channel {
                 return Err(AppError::unprocessable(format!("{}: the content is for {}, not {channel}", node.key, c.channel)));
             }
-            node.config = serde_json::json!({ "subject": c.subject, "body": c.body, "body_html": c.body_html });
+            // A voicemail's voice is the step's own, beside the shared script.
+            let voice = node.config.get("voice_id").cloned();
+            node.config = serde_json::json!({ "subject": c.subject, "body": c.body, "body_html": c.body_html, "voice_id": voice });
             if let serde_json::Value::Object(m) = &mut node.config {
                 m.retain(|_, v| !v.is_null());
             }

@@ -160,6 +160,7 @@ pub async fn record_delivery(
     provider_message_id: &str,
     status: &str,
     error_code: Option<&str>,
+    error: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<bool, AppError> {
     let providers: Vec<String> = providers.iter().map(|p| p.to_string()).collect();
@@ -167,6 +168,7 @@ pub async fn record_delivery(
         "UPDATE messages SET
            delivery_status = CASE WHEN delivery_rank($3) >= delivery_rank(delivery_status) THEN $3 ELSE delivery_status END,
            error_code = coalesce($4, error_code),
+           error = coalesce($7, error),
            delivered_at = CASE WHEN $3 = 'delivered' THEN coalesce(delivered_at, $5) ELSE delivered_at END
          WHERE provider = ANY($1) AND CASE WHEN $6::uuid IS NULL THEN provider_message_id = $2
                                            ELSE id = $6 AND coalesce(provider_message_id, $2) = $2 END
@@ -176,7 +178,8 @@ pub async fn record_delivery(
         status,
         error_code,
         at,
-        message
+        message,
+        error
     )
     .fetch_all(pool)
     .await?;

@@ -41,6 +41,11 @@ pub struct Media {
 }
 
 impl Media {
+    /// The store itself: voicemail audio lives in it too.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
     pub fn new(settings: &Settings) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(settings.provider_timeout_s.max(1)))
@@ -150,7 +155,7 @@ async fn fetch_due(state: &AppState, message_id: Option<Uuid>) {
            WHERE id IN (SELECT id FROM message_media
                         WHERE state = 'pending' AND next_attempt_at <= now() AND ($1::uuid IS NULL OR message_id = $1)
                         ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED)
-           RETURNING id, source_url AS "url!", account_sid, content_type, attempts"#,
+           RETURNING id, source_url AS "url!", account_sid AS "account_sid!", content_type, attempts"#,
         message_id,
         LEASE_S
     )
@@ -290,35 +295,33 @@ pub async fn of_messages(pool: &sqlx::PgPool, messages: &[Uuid]) -> Result<HashM
     Ok(out)
 }
 
-/// A stored file and its type, for a user who may see its conversation; "not found" for
-/// anyone else, so its existence is not revealed.
-pub async fn open(state: &AppState, user: &AuthUser, id: Uuid) -> Result<(String, axum::body::Bytes), AppError> {
-    let row = sqlx::query!("SELECT message_id, content_type FROM message_media WHERE id = $1 AND state = 'stored'", id)
+/// Where a stored file is and its type, for a user who may see its conversation; "not
+/// found" for anyone else, so its existence is not revealed. A voicemail's file is its
+/// shared rendered audio.
+pub async fn locate(state: &AppState, user: &AuthUser, id: Uuid) -> Result<(String, StorePath), AppError> {
+    let row = sqlx::query!("SELECT message_id, content_type, object_key FROM message_media WHERE id = $1 AND state = 'stored'", id)
         .fetch_optional(&state.pool)
         .await?
         .ok_or_else(|| AppError::not_found("Media"))?;
     if !conversations::may_see_message(&state.pool, user, row.message_id).await? {
         return Err(AppError::not_found("Media"));
     }
-    let got = state.media.store.get(&key(id)).await.map_err(|e| match e {
-        object_store::Error::NotFound { .. } => AppError::not_found("Media"),
-        e => internal("reading media", e),
-    })?;
-    let bytes = got.bytes().await.map_err(|e| internal("reading media", e))?;
-    Ok((row.content_type, bytes))
+    Ok((row.content_type, row.object_key.map(StorePath::from).unwrap_or_else(|| key(id))))
 }
 
 /// Forgets the files of a contact's messages (erasure): the objects are deleted from the
 /// store first, then the rows, in the caller's transaction. How many there were.
 pub async fn erase_contact(state: &AppState, db: &mut sqlx::PgConnection, contact_id: Uuid) -> Result<u64, AppError> {
+    // Voicemail rows (with an object key) point at shared audio, which voicemail erasure owns.
     let ids = sqlx::query_scalar!(
         "DELETE FROM message_media mm USING messages m, conversations c
          WHERE m.id = mm.message_id AND c.id = m.conversation_id AND c.contact_id = $1
-         RETURNING mm.id",
+         RETURNING CASE WHEN mm.object_key IS NULL THEN mm.id END",
         contact_id
     )
     .fetch_all(&mut *db)
     .await?;
+    let ids: Vec<Uuid> = ids.into_iter().flatten().collect();
     for id in &ids {
         match state.media.store.delete(&key(*id)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}

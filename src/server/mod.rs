@@ -31,6 +31,7 @@ pub mod suppressions;
 pub mod telemetry;
 pub mod templates;
 pub mod users;
+pub mod voicemail;
 pub mod webhooks;
 pub mod zones;
 

@@ -113,7 +113,7 @@ async fn try_send(state: &AppState, id: Uuid, via: Via<'_>) -> Result<(), AppErr
     else {
         return Ok(());
     };
-    let outgoing = Outgoing { id, to: m.to, from: m.from, body: m.body, subject: m.subject, html: None, headers: Vec::new(), created_at: m.created_at };
+    let outgoing = Outgoing { id, to: m.to, from: m.from, body: m.body, subject: m.subject, html: None, headers: Vec::new(), voice: None, created_at: m.created_at };
     let route = match via {
         Via::Account(account_sid) => route(state, account_sid, &outgoing.from).await?.map_err(|r| (provider_of(account_sid), r)),
         Via::Sender(user) => match providers::senders(&state.pool, &[user]).await?.first() {
@@ -259,6 +259,10 @@ async fn route(state: &AppState, account_sid: &str, from: &str) -> Result<Result
         smtp_from_email: None,
         twilio_sid: sealed.as_ref().map(|_| account_sid.to_string()),
         twilio_secret_enc: sealed,
+        vm_caller_id: None,
+        slybroadcast_uid: None,
+        slybroadcast_secret_enc: None,
+        elevenlabs_key_enc: None,
         updated_at: state.clock.now(),
     };
     Ok(state.providers.route_for(Channel::Sms, &identity).map(|(route, _)| route))

@@ -53,6 +53,17 @@ pub struct Settings {
     pub media_s3_secret_access_key: String,
     pub media_max_bytes: u64,
     pub media_content_types: String,
+    pub elevenlabs_api_base: String,
+    pub elevenlabs_model_id: String,
+    pub elevenlabs_output_format: String,
+    pub elevenlabs_stability: f64,
+    pub elevenlabs_similarity_boost: f64,
+    pub elevenlabs_default_voice_id: String,
+    pub elevenlabs_concurrency: usize,
+    pub local_voice_default: String,
+    pub slybroadcast_api_base: String,
+    pub voicemail_audio_ttl_hours: i64,
+    pub voicemail_per_second_per_number: f64,
 }
 
 impl Default for Settings {
@@ -99,6 +110,17 @@ impl Default for Settings {
             media_s3_secret_access_key: String::new(),
             media_max_bytes: 5 * 1024 * 1024,
             media_content_types: MEDIA_CONTENT_TYPES.into(),
+            elevenlabs_api_base: "https://api.elevenlabs.io".into(),
+            elevenlabs_model_id: "eleven_multilingual_v2".into(),
+            elevenlabs_output_format: "mp3_44100_128".into(),
+            elevenlabs_stability: 0.5,
+            elevenlabs_similarity_boost: 0.75,
+            elevenlabs_default_voice_id: "21m00Tcm4TlvDq8ikWAM".into(),
+            elevenlabs_concurrency: 4,
+            local_voice_default: "en-us".into(),
+            slybroadcast_api_base: "https://www.mobile-sphere.com".into(),
+            voicemail_audio_ttl_hours: 72,
+            voicemail_per_second_per_number: 1.0,
         }
     }
 }

@@ -50,8 +50,8 @@ impl AppState {
             .site_addr(settings.turnout_addr)
             .build();
         let keys = Arc::new(keys);
-        let providers = Arc::new(Providers::new(pool.clone(), &settings, keys.clone())?);
         let media = Arc::new(Media::new(&settings)?);
+        let providers = Arc::new(Providers::new(pool.clone(), &settings, keys.clone(), media.store().clone())?);
         Ok(Self {
             pool,
             limiter: Arc::new(LoginLimiter::new(
@@ -76,6 +76,7 @@ impl AppState {
 
     /// The same state on another clock (tests and benchmarks).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.providers.speaker().set_clock(clock.clone());
         self.clock = clock;
         self
     }

@@ -1,9 +1,11 @@
 //! Small building blocks shared by the pages.
+use crate::api::campaigns::{get_campaign, list_campaigns};
 use crate::domain::AppError;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use uuid::Uuid;
 
 /// Shows a resource's value once loaded, its error if it failed, and "Loading…" meanwhile.
 #[component]
@@ -131,6 +133,47 @@ pub fn Badge(tone: Tone, #[prop(into)] text: String) -> impl IntoView {
         Tone::Bad => "bg-red-100 text-red-800",
     };
     view! { <span class=format!("inline-flex items-center rounded-full px-2 py-0.5 text-xs font-medium {colour}")>{text}</span> }
+}
+
+/// Whose values a preview fills in: a contact of a campaign, or sample values while none is
+/// chosen. `fixed_campaign` hides the campaign choice where the page already knows it (a
+/// campaign's own funnel); `campaign` then holds it.
+#[component]
+pub fn ContactChooser(
+    campaign: RwSignal<Option<Uuid>>,
+    contact: RwSignal<Option<Uuid>>,
+    #[prop(optional)] fixed_campaign: bool,
+    #[prop(optional)] testid: Option<&'static str>,
+) -> impl IntoView {
+    const SELECT: &str = "max-w-full rounded-md border border-slate-300 px-2 py-1";
+    let contacts = Resource::new(move || campaign.get(), |id| async move {
+        match id {
+            Some(id) => get_campaign(id).await.map(|c| c.enrollments),
+            None => Ok(Vec::new()),
+        }
+    });
+    let campaigns = (!fixed_campaign).then(|| {
+        let list = Resource::new(|| (), |_| list_campaigns(None, None, None, None));
+        view! {
+            <select class=SELECT aria-label="Campaign"
+                on:change=move |ev| { campaign.set(Uuid::parse_str(&event_target_value(&ev)).ok()); contact.set(None); }>
+                <option value="">"Sample contact"</option>
+                <Transition>{move || list.get().and_then(|r| r.ok()).map(|l| l.into_iter().map(|c| view! {
+                    <option value=c.id.to_string()>{c.name}</option>
+                }).collect_view())}</Transition>
+            </select>
+        }
+    });
+    view! {
+        {campaigns}
+        <select class=SELECT aria-label="Contact" data-testid=testid
+            on:change=move |ev| contact.set(Uuid::parse_str(&event_target_value(&ev)).ok())>
+            <option value="">{if fixed_campaign { "Sample contact" } else { "Any contact" }}</option>
+            <Transition>{move || contacts.get().and_then(|r| r.ok()).map(|l| l.into_iter().map(|e| view! {
+                <option value=e.contact_id.to_string()>{e.contact_name}</option>
+            }).collect_view())}</Transition>
+        </select>
+    }
 }
 
 pub const BUTTON: &str = "inline-flex items-center justify-center rounded-md bg-indigo-600 px-4 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500 disabled:opacity-50";

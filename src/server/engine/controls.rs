@@ -191,6 +191,7 @@ pub async fn test_send(state: &AppState, user: &AuthUser, id: Uuid, node_key: &s
         subject: m.subject.map(|s| format!("[Test] {s}")),
         html: m.html,
         headers: m.headers,
+        voice: m.voice,
         created_at: state.clock.now(),
     };
     let accepted = route.send(&outgoing).await.map_err(|e| match e {

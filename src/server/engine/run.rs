@@ -294,6 +294,7 @@ pub(crate) struct Composed {
     pub body: String,
     pub html: Option<String>,
     pub headers: Vec<(String, String)>,
+    pub voice: Option<String>,
 }
 
 /// Walks one enrollment to its next stop. Sends come back as `Pending`; everything else is
@@ -381,9 +382,9 @@ pub(crate) fn compose(
     org: &OrgSettings,
 ) -> Result<(Route, Composed), String> {
     let (subject, body) = match &node.step {
-        Step::Sms(Content::Inline { subject, body }) | Step::Email(Content::Inline { subject, body }) | Step::Voicemail(Content::Inline { subject, body }) => {
-            (subject.clone(), body.clone())
-        }
+        Step::Sms(Content::Inline { subject, body })
+        | Step::Email(Content::Inline { subject, body })
+        | Step::Voicemail { content: Content::Inline { subject, body }, .. } => (subject.clone(), body.clone()),
         _ => return Err("The step's content was not copied in when the campaign started".into()),
     };
     let render = |text: &str, escape| MergeTemplate::parse(text).and_then(|t| t.render(values, escape));
@@ -402,11 +403,15 @@ pub(crate) fn compose(
             let html = compliance::paragraphs(&render(&body, Escape::Html)?);
             let link = compliance::unsubscribe_url(&state.keys, &state.settings.public_origin(), &to);
             let parts = compliance::email_parts(&text, &html, &org.name, &org.postal_address, &link);
-            Ok((route, Composed { to, from, subject: Some(subject), body: parts.text, html: Some(parts.html), headers: parts.headers }))
+            Ok((route, Composed { to, from, subject: Some(subject), body: parts.text, html: Some(parts.html), headers: parts.headers, voice: None }))
         }
         _ => {
             let body = if introduce && channel == Channel::Sms { compliance::introduce_sms(&text, &ctx.sender.name, &ctx.opt_out_line) } else { text };
-            Ok((route, Composed { to, from, subject: None, body, html: None, headers: Vec::new() }))
+            let voice = match &node.step {
+                Step::Voicemail { voice_id, .. } => voice_id.clone(),
+                _ => None,
+            };
+            Ok((route, Composed { to, from, subject: None, body, html: None, headers: Vec::new(), voice }))
         }
     }
 }
@@ -584,6 +589,7 @@ async fn record(
                     subject: p.msg.subject.clone(),
                     html: p.msg.html.clone(),
                     headers: p.msg.headers.clone(),
+                    voice: p.msg.voice.clone(),
                     created_at: now,
                 };
                 out.updates.push(p.update.clone());
@@ -601,15 +607,19 @@ async fn record(
 fn throttle_of(state: &AppState, p: &Pending) -> Option<(String, Limit)> {
     let s = &state.settings;
     match p.channel {
-        Channel::Sms if s.sms_per_second_per_number > 0.0 => {
-            let every = Duration::microseconds((1_000_000.0 / s.sms_per_second_per_number) as i64);
-            Some((format!("sms {}", p.msg.from), Limit::Interval(every)))
+        Channel::Sms if s.sms_per_second_per_number > 0.0 => Some((format!("sms {}", p.msg.from), per_second(s.sms_per_second_per_number))),
+        Channel::Voicemail if s.voicemail_per_second_per_number > 0.0 => {
+            Some((format!("voicemail {}", p.msg.from), per_second(s.voicemail_per_second_per_number)))
         }
         Channel::Email if s.email_per_day_per_sender > 0 => {
             Some((format!("email {}", p.job.ctx.sender.email), Limit::Daily(s.email_per_day_per_sender)))
         }
         _ => None,
     }
+}
+
+fn per_second(rate: f64) -> Limit {
+    Limit::Interval(Duration::microseconds((1_000_000.0 / rate) as i64))
 }
 
 fn new_row(p: &Pending, conversation_id: Uuid, state: &'static str, error: Option<String>, now: DateTime<Utc>) -> NewSend {
@@ -645,6 +655,7 @@ fn stored_outgoing(s: &StoredSend, p: &Pending) -> Outgoing {
         subject: s.subject.clone(),
         html: s.body_html.clone(),
         headers: p.msg.headers.clone(),
+        voice: p.msg.voice.clone(),
         created_at: s.created_at,
     }
 }

@@ -18,7 +18,7 @@ pub async fn status(State(state): State<AppState>, OriginalUri(uri): OriginalUri
     // `m`: Turnout's message id, which each message's StatusCallback URL carries.
     let message = uri.query().and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "m")).and_then(|(_, v)| v.parse().ok());
     let known =
-        conversations::record_delivery(&state.pool, message, &["twilio", "sandbox"], sid, status, p.get("ErrorCode"), chrono::Utc::now()).await?;
+        conversations::record_delivery(&state.pool, message, &["twilio", "sandbox"], sid, status, p.get("ErrorCode"), None, chrono::Utc::now()).await?;
     if !known {
         tracing::info!(sid, status, "delivery report for a message Turnout did not send");
     }

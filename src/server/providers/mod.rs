@@ -21,6 +21,8 @@ pub struct Outgoing {
     pub html: Option<String>,
     /// Extra email headers, e.g. `List-Unsubscribe`.
     pub headers: Vec<(String, String)>,
+    /// Voicemail only: the voice the script is spoken in (`None`: the default voice).
+    pub voice: Option<String>,
     /// When the message row was committed as `sending`: reconciliation looks around it.
     pub created_at: DateTime<Utc>,
 }
@@ -68,8 +70,39 @@ pub trait Provider: Send + Sync {
     fn reconcile(&self, m: &Outgoing) -> impl Future<Output = Reconciled> + Send;
 }
 
+pub mod elevenlabs;
+pub mod local_speech;
 pub mod sandbox;
+pub mod slybroadcast;
 pub mod smtp;
+
+/// A request that got no HTTP answer from provider `who`.
+pub(crate) fn request_error(who: &str, e: &reqwest::Error) -> SendError {
+    if e.is_connect() {
+        // Nothing was written: the provider cannot have the message.
+        return SendError::Transient { message: format!("{who} could not be reached: {}", root_cause(e)), retry_after: None };
+    }
+    if e.is_builder() {
+        return SendError::Permanent { message: format!("The {who} request could not be made: {}", root_cause(e)), code: None, suppress: false };
+    }
+    let what = if e.is_timeout() { format!("{who} did not answer in time") } else { format!("{who}'s answer was lost ({})", root_cause(e)) };
+    SendError::Ambiguous { message: format!("{what}; the message may have been sent") }
+}
+
+/// `Retry-After` in seconds, as providers send it with a 429.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let secs = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok()?;
+    Some(Duration::from_secs(secs))
+}
+
+/// The innermost error, e.g. "Connection refused (os error 111)", without the request URL.
+pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
 
 use crate::domain::AppError;
 use crate::domain::campaign::Channel;
@@ -80,6 +113,7 @@ use smtp::{SmtpIdentity, SmtpSender};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use crate::server::voicemail::{Speaker, VoicemailSender};
 use twilio::TwilioClient;
 
 /// The sandbox's Twilio-shaped account: its delivery reports are signed with a token derived
@@ -99,6 +133,7 @@ pub enum Route {
     Twilio(Arc<TwilioClient>),
     Smtp(Arc<SmtpSender>),
     Sandbox(Arc<Sandbox>),
+    Voicemail(Arc<VoicemailSender>),
 }
 
 impl Route {
@@ -107,6 +142,7 @@ impl Route {
             Route::Twilio(p) => p.name(),
             Route::Smtp(p) => p.name(),
             Route::Sandbox(p) => p.name(),
+            Route::Voicemail(p) => p.name(),
         }
     }
 
@@ -115,6 +151,7 @@ impl Route {
             Route::Twilio(p) => p.send(m).await,
             Route::Smtp(p) => p.send(m).await,
             Route::Sandbox(p) => p.send(m).await,
+            Route::Voicemail(p) => p.send(m).await,
         }
     }
 
@@ -123,6 +160,7 @@ impl Route {
             Route::Twilio(p) => p.reconcile(m).await,
             Route::Smtp(p) => p.reconcile(m).await,
             Route::Sandbox(p) => p.reconcile(m).await,
+            Route::Voicemail(p) => p.reconcile(m).await,
         }
     }
 }
@@ -143,6 +181,12 @@ pub struct SenderIdentity {
     pub smtp_from_email: Option<String>,
     pub twilio_sid: Option<String>,
     pub twilio_secret_enc: Option<Vec<u8>>,
+    pub vm_caller_id: Option<String>,
+    /// The Slybroadcast login that applies (their own, else the organisation's).
+    pub slybroadcast_uid: Option<String>,
+    pub slybroadcast_secret_enc: Option<Vec<u8>>,
+    /// The organisation's ElevenLabs API key.
+    pub elevenlabs_key_enc: Option<Vec<u8>>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -152,7 +196,9 @@ pub async fn senders(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<SenderIdentity>,
         SenderIdentity,
         r#"SELECT u.id AS user_id, u.name, u.email, u.sms_from_number, u.smtp_host, u.smtp_port, u.smtp_username,
                   u.smtp_password_enc, u.smtp_tls, u.smtp_from_email,
-                  t.account_sid AS "twilio_sid?", t.secret_enc AS "twilio_secret_enc?",
+                  t.account_sid AS "twilio_sid?", t.secret_enc AS "twilio_secret_enc?", u.vm_caller_id,
+                  s.account_sid AS "slybroadcast_uid?", s.secret_enc AS "slybroadcast_secret_enc?",
+                  x.secret_enc AS "elevenlabs_key_enc?",
                   greatest(u.updated_at, t.updated_at) AS "updated_at!"
            FROM users u
            LEFT JOIN LATERAL (
@@ -160,6 +206,12 @@ pub async fn senders(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<SenderIdentity>,
              WHERE p.provider = 'twilio' AND (p.user_id = u.id OR p.user_id IS NULL)
              ORDER BY p.user_id NULLS LAST LIMIT 1
            ) t ON true
+           LEFT JOIN LATERAL (
+             SELECT account_sid, secret_enc FROM provider_credentials p
+             WHERE p.provider = 'slybroadcast' AND (p.user_id = u.id OR p.user_id IS NULL)
+             ORDER BY p.user_id NULLS LAST LIMIT 1
+           ) s ON true
+           LEFT JOIN provider_credentials x ON x.provider = 'elevenlabs' AND x.user_id IS NULL
            WHERE u.id = ANY($1)"#,
         ids
     )
@@ -182,26 +234,30 @@ pub async fn twilio_token(pool: &PgPool, keys: &Keys, account_sid: &str) -> Resu
     Ok(sealed.and_then(|s| keys.open(&s).ok()))
 }
 
-/// Sets (or with `None` removes) a Twilio account: the organisation's when `user_id` is None.
-pub async fn save_twilio(
+/// Sets (or with `None` removes) a provider account (`twilio`, `slybroadcast`,
+/// `elevenlabs`): the organisation's when `user_id` is None. The secret is sealed.
+pub async fn save_account(
     db: &mut sqlx::PgConnection,
     keys: &Keys,
+    provider: &str,
     user_id: Option<Uuid>,
     account: Option<(&str, &str)>,
 ) -> Result<(), AppError> {
     sqlx::query!(
-        "DELETE FROM provider_credentials WHERE provider = 'twilio' AND user_id IS NOT DISTINCT FROM $1",
+        "DELETE FROM provider_credentials WHERE provider = $1 AND user_id IS NOT DISTINCT FROM $2",
+        provider,
         user_id
     )
     .execute(&mut *db)
     .await?;
-    if let Some((sid, token)) = account {
-        let sealed = keys.seal(token).map_err(|e| crate::server::error::internal("sealing a secret", e))?;
+    if let Some((account, secret)) = account {
+        let sealed = keys.seal(secret).map_err(|e| crate::server::error::internal("sealing a secret", e))?;
         sqlx::query!(
-            "INSERT INTO provider_credentials (id, provider, user_id, account_sid, secret_enc) VALUES ($1, 'twilio', $2, $3, $4)",
+            "INSERT INTO provider_credentials (id, provider, user_id, account_sid, secret_enc) VALUES ($1, $2, $3, $4, $5)",
             Uuid::now_v7(),
+            provider,
             user_id,
-            sid,
+            account,
             sealed
         )
         .execute(&mut *db)
@@ -232,12 +288,14 @@ pub struct Providers {
     timeout: Duration,
     sandbox_sms: Arc<Sandbox>,
     sandbox_email: Arc<Sandbox>,
+    sandbox_voicemail: Arc<Sandbox>,
+    speaker: Arc<Speaker>,
     twilio: Mutex<HashMap<(String, Vec<u8>), Arc<TwilioClient>>>,
     smtp: Mutex<HashMap<Uuid, (DateTime<Utc>, Arc<SmtpSender>)>>,
 }
 
 impl Providers {
-    pub fn new(pool: PgPool, settings: &Settings, keys: Arc<Keys>) -> Result<Self, String> {
+    pub fn new(pool: PgPool, settings: &Settings, keys: Arc<Keys>, store: Arc<dyn object_store::ObjectStore>) -> Result<Self, String> {
         let timeout = Duration::from_secs(settings.provider_timeout_s.max(1));
         let http = reqwest::Client::builder()
             .timeout(timeout)
@@ -265,6 +323,8 @@ impl Providers {
         Ok(Self {
             sandbox_sms: sandbox(Channel::Sms),
             sandbox_email: sandbox(Channel::Email),
+            sandbox_voicemail: sandbox(Channel::Voicemail),
+            speaker: Arc::new(Speaker::new(pool.clone(), keys.clone(), store, http.clone(), settings)),
             http,
             keys,
             twilio_base: settings.twilio_api_base.trim_end_matches('/').to_string(),
@@ -327,11 +387,22 @@ impl Providers {
         Ok((Route::Smtp(sender), from))
     }
 
+    /// The route and caller id for a sender's voicemail drops.
+    pub fn voicemail(&self, s: &SenderIdentity) -> Result<(Route, String), String> {
+        let (sender, from) = crate::server::voicemail::route(&self.speaker, &self.http, &self.sandbox_voicemail, s)?;
+        Ok((Route::Voicemail(Arc::new(sender)), from))
+    }
+
+    /// Renders voicemail speech and keeps the drops' public links.
+    pub fn speaker(&self) -> &Arc<Speaker> {
+        &self.speaker
+    }
+
     pub fn route_for(&self, channel: Channel, s: &SenderIdentity) -> Result<(Route, String), String> {
         match channel {
             Channel::Sms => self.sms(s),
             Channel::Email => self.email(s),
-            Channel::Voicemail => Err("voicemail drops are not available yet".into()),
+            Channel::Voicemail => self.voicemail(s),
         }
     }
 }
@@ -363,7 +434,7 @@ pub async fn set_twilio_account(
     };
     let owner = (!org).then_some(actor.id);
     let mut tx = pool.begin().await?;
-    save_twilio(&mut tx, keys, owner, account).await?;
+    save_account(&mut tx, keys, "twilio", owner, account).await?;
     let after = serde_json::json!({ "scope": if org { "organisation" } else { "own" }, "account_sid": account.map(|a| a.0) });
     crate::server::audit::record(&mut *tx, Some(actor.id), "provider.twilio_saved", "user", owner, None, Some(after)).await?;
     tx.commit().await?;

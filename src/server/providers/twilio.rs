@@ -4,10 +4,10 @@
 //! (create with a form POST, list with `To`/`From`/`DateSent` filters and `next_page_uri` paging);
 //! errors and paging, <https://www.twilio.com/docs/usage/twilios-response> (an error is JSON
 //! `{"code": 21211, "message": "...", "more_info": "...", "status": 400}`).
+use super::{request_error, retry_after, root_cause};
 use super::{Accepted, Outgoing, Provider, Reconciled, SendError};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -122,7 +122,7 @@ impl Provider for TwilioClient {
             .form(&form)
             .send()
             .await
-            .map_err(|e| request_error(&e))?;
+            .map_err(|e| request_error("Twilio", &e))?;
         let status = res.status();
         let retry_after = retry_after(res.headers());
         let body = match res.bytes().await {
@@ -248,37 +248,11 @@ fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> S
     SendError::Ambiguous { message: format!("{message}; the message may have been sent") }
 }
 
-/// `Retry-After` in seconds, as Twilio sends it with a 429.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let secs = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok()?;
-    Some(Duration::from_secs(secs))
-}
-
-/// A request that got no HTTP answer.
-fn request_error(e: &reqwest::Error) -> SendError {
-    if e.is_connect() {
-        // Nothing was written: Twilio cannot have the message.
-        return SendError::Transient { message: format!("Twilio could not be reached: {}", root_cause(e)), retry_after: None };
-    }
-    if e.is_builder() {
-        return SendError::Permanent { message: format!("The Twilio request could not be made: {}", root_cause(e)), code: None, suppress: false };
-    }
-    let what = if e.is_timeout() { "Twilio did not answer in time".to_string() } else { format!("Twilio's answer was lost ({})", root_cause(e)) };
-    SendError::Ambiguous { message: format!("{what}; the message may have been sent") }
-}
-
-/// The innermost error, e.g. "Connection refused (os error 111)", without the request URL.
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::header::{HeaderMap, RETRY_AFTER};
     use chrono::TimeZone;
 
     fn permanent(e: SendError) -> (String, Option<String>, bool) {
@@ -365,6 +339,7 @@ mod tests {
     fn a_listed_message_matches_by_body_and_time() {
         let created_at = Utc.with_ymd_and_hms(2015, 7, 30, 20, 10, 0).unwrap();
         let m = Outgoing {
+            voice: None,
             id: uuid::Uuid::nil(),
             to: "+15558675310".into(),
             from: "+15017122661".into(),

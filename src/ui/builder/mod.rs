@@ -21,6 +21,7 @@ use leptos::prelude::*;
 use logic::History;
 use serde_json::Value;
 use std::collections::HashMap;
+use uuid::Uuid;
 
 /// One node on the canvas. `key` and `kind` never change for a node; the rest are signals.
 #[derive(Clone, PartialEq)]
@@ -79,6 +80,8 @@ pub struct BuilderState {
     canvas: NodeRef<leptos::html::Div>,
     on_change: StoredValue<Option<Callback<GraphDraft>>>,
     pub read_only: bool,
+    /// The campaign whose own funnel this is (none for a template): previews offer its contacts.
+    pub campaign: Option<Uuid>,
 }
 
 impl BuilderState {
@@ -128,7 +131,13 @@ impl BuilderState {
             canvas: NodeRef::new(),
             on_change: StoredValue::new(None),
             read_only,
+            campaign: None,
         }
+    }
+
+    pub fn in_campaign(mut self, id: Uuid) -> Self {
+        self.campaign = Some(id);
+        self
     }
 
     /// Called with the whole graph after each committed edit (not on every pointer move).

@@ -1,10 +1,17 @@
 //! Around the canvas: the toolbar (palette, undo/redo, zoom, auto-layout), the side panel
 //! with the selected node's per-type form, and the list of issues.
 use super::{BuilderState, NodeState, Selection};
+use crate::api::content::list_content;
+use crate::api::voicemail::{list_voices, preview_voicemail};
 use crate::domain::campaign::EnrollmentStatus;
 use crate::domain::funnel::NodeKind;
+use crate::domain::voicemail::{VoicemailPreview, VoicemailPreviewInput, Voices};
+use crate::ui::components::{ContactChooser, non_empty};
+use crate::ui::toast::use_toasts;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 const TOOL: &str = "inline-flex items-center rounded-md border border-slate-300 bg-white px-2.5 py-1 text-xs font-medium text-slate-700 hover:bg-slate-50 disabled:opacity-40";
 const INPUT: &str = "mt-1 block w-full rounded-md border border-slate-300 px-2.5 py-1.5 text-sm shadow-sm disabled:bg-slate-50 disabled:text-slate-500";
@@ -194,13 +201,18 @@ fn ContentForm(state: BuilderState, config: RwSignal<Value>, kind: NodeKind) -> 
         NodeKind::EmailSend => "Body",
         _ => "Message",
     };
-    move || {
+    let text = move || {
         if let Some(id) = config.with(|c| c.get("content_id").and_then(|v| v.as_str()).map(str::to_string)) {
             return view! {
                 <p class="text-sm text-slate-600">"Uses content template "<span class="font-mono text-xs">{id}</span></p>
                 {(!state.read_only).then(|| view! {
                     <button type="button" class=TOOL on:click=move |_| {
+                        // The voice belongs to the step, not to the template's text.
+                        let voice = config.with_untracked(|c| c.get("voice_id").cloned());
                         config.set(kind.default_config());
+                        if let Some(v) = voice {
+                            set_field(config, "voice_id", v);
+                        }
                         state.commit();
                     }>"Write its own text instead"</button>
                 })}
@@ -213,6 +225,111 @@ fn ContentForm(state: BuilderState, config: RwSignal<Value>, kind: NodeKind) -> 
             <p class="text-xs text-slate-500">"Merge tags such as {{contact.first_name}} and {{event.date}} are filled in when sending."</p>
         }
         .into_any()
+    };
+    // Outside `text`, which re-renders on every keystroke: the voices load once per step.
+    view! {
+        {text}
+        {(kind == NodeKind::VoicemailDrop).then(|| view! { <VoiceSelect state config/> <VoicemailPreviewPanel state config/> })}
+    }
+}
+
+/// The voice a voicemail step is spoken in: `voice_id` beside the script (or content
+/// template); none stored means the default voice.
+#[component]
+fn VoiceSelect(state: BuilderState, config: RwSignal<Value>) -> impl IntoView {
+    let voices = Resource::new(|| (), |_| list_voices());
+    // Only the voice: the script's keystrokes must not re-render the options.
+    let chosen = Memo::new(move |_| str_of(&config.get(), "voice_id"));
+    let choose = move |ev| {
+        match non_empty(event_target_value(&ev)) {
+            Some(id) => set_field(config, "voice_id", Value::String(id)),
+            None => config.update(|c| {
+                if let Some(o) = c.as_object_mut() {
+                    o.remove("voice_id");
+                }
+            }),
+        }
+        state.commit();
+    };
+    // Options load after the select exists (and undo changes the choice), so each option
+    // sets its own selectedness.
+    let options = move |v: Voices| {
+        let default_name = v.voices.iter().find(|o| o.id == v.default_voice).map_or(v.default_voice.clone(), |o| o.name.clone());
+        let stored = chosen.get();
+        let unknown = (!stored.is_empty() && !v.voices.iter().any(|o| o.id == stored)).then(|| {
+            view! { <option value=stored.clone() prop:selected=true>{format!("{stored} (no longer offered)")}</option> }
+        });
+        view! {
+            <option value="" prop:selected=move || chosen.with(String::is_empty)>{format!("Default voice ({default_name})")}</option>
+            {unknown}
+            {v.voices.into_iter().map(|o| {
+                let id = o.id.clone();
+                view! { <option value=o.id prop:selected=move || chosen.with(|c| *c == id)>{o.name}</option> }
+            }).collect_view()}
+        }
+    };
+    view! {
+        <label class=LABEL>
+            "Voice"
+            <select class=INPUT disabled=state.read_only on:change=choose data-testid="voice-select">
+                <Transition fallback=|| view! { <option value="">"Loading voices…"</option> }>
+                    {move || voices.get().map(|r| match r {
+                        Ok(v) => options(v).into_any(),
+                        Err(e) => view! { <option value="">{format!("Default voice (voices unavailable: {})", e.error)}</option> }.into_any(),
+                    })}
+                </Transition>
+            </select>
+        </label>
+    }
+}
+
+/// Hear the step as a contact would before saving: the script filled in for a chosen contact
+/// (sample values without one) and spoken in the chosen voice. Works read-only too.
+#[component]
+fn VoicemailPreviewPanel(state: BuilderState, config: RwSignal<Value>) -> impl IntoView {
+    let toasts = use_toasts();
+    let campaign = RwSignal::new(state.campaign);
+    let contact = RwSignal::new(None::<Uuid>);
+    let preview = RwSignal::new(None::<VoicemailPreview>);
+    let busy = RwSignal::new(false);
+    let run = move |_| {
+        let c = config.get_untracked();
+        let content_id = Uuid::parse_str(&str_of(&c, "content_id")).ok();
+        let mut input = VoicemailPreviewInput {
+            script: str_of(&c, "body"),
+            voice_id: non_empty(str_of(&c, "voice_id")),
+            campaign_id: campaign.get_untracked(),
+            contact_id: contact.get_untracked(),
+        };
+        busy.set(true);
+        spawn_local(async move {
+            let result = async {
+                // A step on a content template speaks that template's text.
+                if let Some(id) = content_id {
+                    input.script = list_content().await?.into_iter().find(|t| t.id == id).map(|t| t.body).unwrap_or_default();
+                }
+                preview_voicemail(input).await
+            };
+            match result.await {
+                Ok(p) => preview.set(Some(p)),
+                Err(e) => toasts.error(e.error),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <div class="space-y-2 border-t border-slate-100 pt-3">
+            <p class="text-xs text-slate-500">"Hear it before saving, as a contact would; without a contact, sample values fill the merge tags."</p>
+            <div class="flex flex-wrap items-center gap-2 text-sm">
+                <ContactChooser campaign contact fixed_campaign=state.campaign.is_some() testid="voicemail-preview-contact"/>
+                <button type="button" class=TOOL on:click=run disabled=busy data-testid="voicemail-preview">"Preview"</button>
+            </div>
+            {move || preview.get().map(|p| view! {
+                {p.text.map(|t| view! { <p class="whitespace-pre-wrap rounded-md bg-slate-50 p-2 text-sm" data-testid="voicemail-preview-text">{t}</p> })}
+                {p.audio_url.map(|u| view! { <audio controls src=u class="w-full" data-testid="voicemail-preview-audio"></audio> })}
+                {p.problem.map(|e| view! { <p class="text-sm text-red-700" role="alert" data-testid="voicemail-preview-problem">{e}</p> })}
+            })}
+        </div>
     }
 }
 

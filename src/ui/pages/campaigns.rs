@@ -199,7 +199,7 @@ fn CampaignView(c: CampaignDetail, reload: RwSignal<u32>) -> impl IntoView {
     let s = c.summary.clone();
     let editable = !matches!(s.status, CampaignStatus::Completed | CampaignStatus::Archived);
     let running = matches!(s.status, CampaignStatus::Scheduled | CampaignStatus::Active | CampaignStatus::Paused);
-    let builder = BuilderState::new(c.graph.clone(), !editable);
+    let builder = BuilderState::new(c.graph.clone(), !editable).in_campaign(id);
     // The page's fresh copy of the campaign: refetched on its real-time events while it runs
     // and replaced by what the enrollment and window actions return, without rebuilding the funnel editor.
     let live = RwSignal::new(c.clone());

@@ -1,12 +1,11 @@
 //! Message content: reusable SMS, email and voicemail text with merge tags, a live length
 //! counter, and a preview for a chosen contact.
-use crate::api::campaigns::{get_campaign, list_campaigns};
 use crate::api::content::{list_content, preview_content, save_content};
 use crate::domain::campaign::Channel;
 use crate::domain::content::{ContentInput, ContentView, Preview};
 use crate::domain::merge::{KNOWN_TAGS, MergeTemplate};
 use crate::domain::sms::{Encoding, SmsLength};
-use crate::ui::components::{BUTTON, BUTTON_QUIET, CARD, Loaded, PageHeader, TextField, non_empty};
+use crate::ui::components::{BUTTON, BUTTON_QUIET, CARD, ContactChooser, Loaded, PageHeader, TextField, non_empty};
 use crate::ui::session::use_is_admin;
 use crate::ui::toast::use_toasts;
 use leptos::prelude::*;
@@ -150,14 +149,7 @@ fn Editor(existing: Option<ContentView>, reload: RwSignal<u32>) -> impl IntoView
 #[component]
 fn PreviewPanel(input: Signal<ContentInput>) -> impl IntoView {
     let toasts = use_toasts();
-    let campaigns = Resource::new(|| (), |_| list_campaigns(None, None, None, None));
     let campaign = RwSignal::new(None::<Uuid>);
-    let contacts = Resource::new(move || campaign.get(), |id| async move {
-        match id {
-            Some(id) => get_campaign(id).await.map(|c| c.enrollments),
-            None => Ok(Vec::new()),
-        }
-    });
     let contact = RwSignal::new(None::<Uuid>);
     let preview = RwSignal::new(None::<Preview>);
     let run = move |_| {
@@ -173,20 +165,7 @@ fn PreviewPanel(input: Signal<ContentInput>) -> impl IntoView {
         <div class=CARD data-testid="preview">
             <h2 class="font-semibold">"Preview"</h2>
             <div class="mt-2 flex flex-wrap items-end gap-3 text-sm">
-                <select class="rounded-md border border-slate-300 px-2 py-1" aria-label="Campaign"
-                    on:change=move |ev| { campaign.set(Uuid::parse_str(&event_target_value(&ev)).ok()); contact.set(None); }>
-                    <option value="">"Sample contact"</option>
-                    <Transition>{move || campaigns.get().and_then(|r| r.ok()).map(|l| l.into_iter().map(|c| view! {
-                        <option value=c.id.to_string()>{c.name}</option>
-                    }).collect_view())}</Transition>
-                </select>
-                <select class="rounded-md border border-slate-300 px-2 py-1" aria-label="Contact"
-                    on:change=move |ev| contact.set(Uuid::parse_str(&event_target_value(&ev)).ok())>
-                    <option value="">"Any contact"</option>
-                    <Transition>{move || contacts.get().and_then(|r| r.ok()).map(|l| l.into_iter().map(|e| view! {
-                        <option value=e.contact_id.to_string()>{e.contact_name}</option>
-                    }).collect_view())}</Transition>
-                </select>
+                <ContactChooser campaign contact/>
                 <button type="button" class=BUTTON_QUIET on:click=run>"Preview"</button>
             </div>
             {move || preview.get().map(|p| view! {

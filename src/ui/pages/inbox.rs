@@ -252,8 +252,13 @@ fn Message(m: HistoryMessage) -> impl IntoView {
         <li class="flex" class:justify-end=out data-testid="message">
             <div class="max-w-[80%] rounded-lg px-3 py-2 text-sm" class=("bg-indigo-600", out) class=("text-white", out) class=("bg-slate-100", !out)>
                 {m.subject.map(|s| view! { <p class="font-medium">{s}</p> })}
+                // A voicemail's body is what was spoken, not a text the contact read.
+                {(m.channel == Channel::Voicemail).then(|| view! { <p class="text-[11px] font-medium opacity-80">"Script"</p> })}
                 <p class="whitespace-pre-wrap">{m.body}</p>
                 {m.media.into_iter().map(|f| match f.state {
+                    MediaState::Stored if f.is_audio() => view! {
+                        <audio controls preload="none" src=f.url class="mt-2 w-full max-w-xs" data-testid="message-audio"></audio>
+                    }.into_any(),
                     MediaState::Stored if f.is_image() => {
                         let link = f.url.clone();
                         view! {

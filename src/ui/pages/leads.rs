@@ -483,7 +483,7 @@ pub fn ContactPage() -> impl IntoView {
 fn TimelineItem(entry: TimelineEntry) -> impl IntoView {
     let context = [entry.campaign_name, entry.node.map(|n| format!("step {n}"))].into_iter().flatten().map(|s| format!(" · {s}")).collect::<String>();
     match entry.event {
-        TimelineEvent::Message { channel, direction, subject, body, send_state, delivery_status, error } => view! {
+        TimelineEvent::Message { channel, direction, subject, body, send_state, delivery_status, error, audio_url } => view! {
             <li class="rounded-lg border border-slate-200 bg-white px-4 py-2 text-sm" data-kind="message">
                 <p class="flex flex-wrap items-center gap-2 text-xs text-slate-500">
                     <span>{when(entry.at)}" · "{channel.as_str()}" · "{if direction == Direction::In { "received" } else { "outgoing" }}{context}</span>
@@ -492,6 +492,7 @@ fn TimelineItem(entry: TimelineEntry) -> impl IntoView {
                 </p>
                 {subject.map(|s| view! { <p class="font-medium">{s}</p> })}
                 <p class="whitespace-pre-wrap">{body}</p>
+                {audio_url.map(|u| view! { <audio controls preload="none" src=u class="mt-2 w-full max-w-xs" data-testid="timeline-audio"></audio> })}
                 {error.map(|e| view! { <p class="mt-1 text-xs text-red-700">{e}</p> })}
             </li>
         }.into_any(),

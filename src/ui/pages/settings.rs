@@ -1,9 +1,12 @@
 //! Settings: one's profile and sending identities, the Twilio account texts go out through,
-//! password, and (admins) the organisation.
+//! the voicemail accounts, password, and (admins) the organisation.
 use crate::api::account::{change_password, get_profile, get_twilio_account, set_twilio_account, update_profile};
 use crate::api::admin::{get_org, update_org};
+use crate::api::voicemail::{get_voicemail_accounts, set_elevenlabs_key, set_slybroadcast_account};
+use crate::domain::AppError;
 use crate::domain::org::OrgSettings;
 use crate::domain::user::{Profile, ProfileUpdate, SmtpTls, TwilioAccountInput, TwilioAccountView};
+use crate::domain::voicemail::{SlybroadcastAccountInput, VoicemailAccountsView};
 use crate::ui::components::{BUTTON, BUTTON_QUIET, CARD, Loaded, PageHeader, TextField};
 use crate::ui::session::use_is_admin;
 use crate::ui::toast::use_toasts;
@@ -18,6 +21,7 @@ pub fn SettingsPage() -> impl IntoView {
         <div class="space-y-6">
             <Loaded resource=profile render={|p: Profile| view! { <ProfileForm profile=p/> }}/>
             <TwilioCard/>
+            <VoicemailCard/>
             <PasswordForm/>
             {move || is_admin.get().then(|| view! { <OrgForm/> })}
         </div>
@@ -150,18 +154,125 @@ fn TwilioCard() -> impl IntoView {
 /// Sets or removes one Twilio account: the user's own, or with `org` the organisation's.
 #[component]
 fn TwilioForm(org: bool, current: RwSignal<TwilioAccountView>) -> impl IntoView {
+    let send = move |account_sid, auth_token| async move {
+        set_twilio_account(TwilioAccountInput { account_sid, auth_token }, org).await.map(|v| current.set(v))
+    };
+    // Only the own account is known to be set; an admin may always clear the organisation's.
+    let removable = Signal::derive(move || org || current.with(|a| a.own));
+    let (title, testid) = if org { ("The organisation's account (for everyone without their own)", "twilio-org") } else { ("Your own account", "twilio-own") };
+    let login = Login { label: "Account SID", name: "account_sid", kind: "text", placeholder: "AC…" };
+    view! {
+        <CredentialForm org title testid what="Twilio account" noun="account" login secret=("Auth token", "auth_token") removable send/>
+    }
+}
+
+/// Who speaks voicemail scripts (ElevenLabs with the organisation's key, else the local
+/// voices) and which Slybroadcast account drops them (the user's own, else the
+/// organisation's, else the sandbox), with forms as for Twilio. Secrets are write-only.
+#[component]
+fn VoicemailCard() -> impl IntoView {
+    let accounts = Resource::new(|| (), |_| get_voicemail_accounts());
+    let is_admin = use_is_admin();
+    view! {
+        <section class=CARD aria-labelledby="voicemail-heading" data-testid="voicemail-card">
+            <h2 id="voicemail-heading" class="text-lg font-semibold">"Voicemail"</h2>
+            <Loaded resource=accounts render=move |v: VoicemailAccountsView| {
+                let current = RwSignal::new(v);
+                view! {
+                    <p class="mt-1 text-sm" data-testid="voicemail-speech">
+                        {move || if current.with(|a| a.elevenlabs) {
+                            "Speech: ElevenLabs."
+                        } else {
+                            "Speech: local voices (espeak-ng); no ElevenLabs key is set."
+                        }}
+                    </p>
+                    <p class="mt-1 text-sm" data-testid="voicemail-drops">
+                        {move || current.with(|a| match (&a.slybroadcast_uid, a.slybroadcast_own) {
+                            (Some(uid), true) => format!("Drops: Slybroadcast as {uid} (your own account)."),
+                            (Some(uid), false) => format!("Drops: Slybroadcast as {uid} (the organisation's account)."),
+                            (None, _) => "Drops: sandbox (no Slybroadcast account). Voicemails are simulated until you or an admin add one.".to_string(),
+                        })}
+                    </p>
+                    <SlybroadcastForm org=false current/>
+                    {move || is_admin.get().then(|| view! {
+                        <SlybroadcastForm org=true current/>
+                        <ElevenLabsForm current/>
+                    })}
+                }
+            }/>
+        </section>
+    }
+}
+
+/// Sets or removes one Slybroadcast login: the user's own, or with `org` the organisation's.
+#[component]
+fn SlybroadcastForm(org: bool, current: RwSignal<VoicemailAccountsView>) -> impl IntoView {
+    let send = move |uid, password| async move {
+        set_slybroadcast_account(SlybroadcastAccountInput { uid, password }, org).await.map(|v| current.set(v))
+    };
+    let removable = Signal::derive(move || org || current.with(|a| a.slybroadcast_own));
+    let (title, testid) = if org {
+        ("The organisation's Slybroadcast account (for everyone without their own)", "slybroadcast-org")
+    } else {
+        ("Your own Slybroadcast account", "slybroadcast-own")
+    };
+    let login = Login { label: "Login email", name: "slybroadcast_uid", kind: "email", placeholder: "you@example.com" };
+    view! {
+        <CredentialForm org title testid what="Slybroadcast account" noun="account" login secret=("Password", "slybroadcast_password") removable send/>
+    }
+}
+
+/// The organisation's ElevenLabs API key (admins); without one the local voices speak.
+#[component]
+fn ElevenLabsForm(current: RwSignal<VoicemailAccountsView>) -> impl IntoView {
+    let send = move |_: String, api_key| async move { set_elevenlabs_key(api_key).await.map(|v| current.set(v)) };
+    let removable = Signal::derive(move || current.with(|a| a.elevenlabs));
+    view! {
+        <CredentialForm org=true title="The organisation's ElevenLabs key" testid="elevenlabs-org" what="ElevenLabs key" noun="key"
+            secret=("API key", "elevenlabs_key") removable send/>
+    }
+}
+
+/// The login field of a credential.
+#[derive(Clone, Copy)]
+struct Login {
+    label: &'static str,
+    name: &'static str,
+    kind: &'static str,
+    placeholder: &'static str,
+}
+
+/// A write-only credential: a login (none for a bare API key) and a secret (label, name).
+/// `send` gets both, or two empty strings to remove it; the fields empty after either.
+#[component]
+fn CredentialForm<F, Fut>(
+    org: bool,
+    title: &'static str,
+    testid: &'static str,
+    /// For the notices: "Twilio account".
+    what: &'static str,
+    /// For the buttons: "account", "key".
+    noun: &'static str,
+    #[prop(optional)] login: Option<Login>,
+    secret: (&'static str, &'static str),
+    removable: Signal<bool>,
+    send: F,
+) -> impl IntoView
+where
+    F: Fn(String, String) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), AppError>> + 'static,
+{
     let toasts = use_toasts();
-    let sid = RwSignal::new(String::new());
-    let token = RwSignal::new(String::new());
-    let send = move |input: TwilioAccountInput| {
-        let removing = input.account_sid.is_empty();
+    let user = RwSignal::new(String::new());
+    let key = RwSignal::new(String::new());
+    let submit = move |(u, k): (String, String)| {
+        let done = if k.is_empty() { format!("{what} removed") } else { format!("{what} saved") };
         leptos::task::spawn_local(async move {
-            match set_twilio_account(input, org).await {
-                Ok(v) => {
-                    current.set(v);
-                    sid.set(String::new());
-                    token.set(String::new());
-                    toasts.success(if removing { "Twilio account removed" } else { "Twilio account saved" });
+            match send(u, k).await {
+                Ok(()) => {
+                    user.set(String::new());
+                    key.set(String::new());
+                    toasts.success(done);
                 }
                 Err(e) => toasts.error(e.error),
             }
@@ -169,25 +280,22 @@ fn TwilioForm(org: bool, current: RwSignal<TwilioAccountView>) -> impl IntoView 
     };
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        send(TwilioAccountInput { account_sid: sid.get_untracked(), auth_token: token.get_untracked() });
+        submit((user.get_untracked(), key.get_untracked()));
     };
-    let remove = move |_| send(TwilioAccountInput::default());
-    // Only the own account is known to be set; an admin may always clear the organisation's.
-    let removable = move || org || current.with(|a| a.own);
-    let (title, testid) = if org { ("The organisation's account (for everyone without their own)", "twilio-org") } else { ("Your own account", "twilio-own") };
+    let whose = if org { "the organisation's" } else { "my" };
     view! {
         <form class="mt-4 border-t border-slate-100 pt-4" on:submit=save data-testid=testid>
             <h3 class="font-semibold">{title}</h3>
             <div class="mt-2 grid gap-4 sm:grid-cols-2">
-                <TextField label="Account SID" name="account_sid" value=sid placeholder="AC…" autocomplete="off" required=true/>
-                <TextField label="Auth token" name="auth_token" kind="password" value=token autocomplete="new-password" required=true/>
+                {login.map(|l| view! {
+                    <TextField label=l.label name=l.name kind=l.kind value=user placeholder=l.placeholder autocomplete="off" required=true/>
+                })}
+                <TextField label=secret.0 name=secret.1 kind="password" value=key autocomplete="new-password" required=true/>
             </div>
             <div class="mt-4 flex flex-wrap gap-2">
-                <button type="submit" class=BUTTON>{if org { "Save the organisation's account" } else { "Save my account" }}</button>
-                {move || removable().then(|| view! {
-                    <button type="button" class=BUTTON_QUIET on:click=remove>
-                        {if org { "Remove the organisation's account" } else { "Remove my account" }}
-                    </button>
+                <button type="submit" class=BUTTON>{format!("Save {whose} {noun}")}</button>
+                {move || removable.get().then(|| view! {
+                    <button type="button" class=BUTTON_QUIET on:click=move |_| submit(Default::default())>{format!("Remove {whose} {noun}")}</button>
                 })}
             </div>
         </form>
