@@ -9,6 +9,10 @@ import { defineConfig, devices } from "@playwright/test";
 // TURNOUT_ADDR must then say the same port.
 const port = process.env.E2E_PORT || "3100";
 const baseURL = `http://127.0.0.1:${port}`;
+// A loopback Google (fake-google.mjs) for the Gmail spec; the server is pointed at it, so
+// Settings offers "Connect Google" (no account is connected until a spec connects one).
+const googlePort = process.env.FAKE_GOOGLE_PORT || "3190";
+const google = `http://127.0.0.1:${googlePort}`;
 
 export default defineConfig({
   testDir: "./tests",
@@ -46,12 +50,30 @@ export default defineConfig({
       },
     },
   ],
-  webServer: {
-    command: "../target/debug/turnout",
-    url: `${baseURL}/health`,
-    reuseExistingServer: false,
-    timeout: 120_000,
-    stdout: "pipe",
-    stderr: "pipe",
-  },
+  webServer: [
+    {
+      command: "node fake-google.mjs",
+      url: `${google}/health`,
+      reuseExistingServer: false,
+      timeout: 10_000,
+      env: { FAKE_GOOGLE_PORT: googlePort },
+    },
+    {
+      command: "../target/debug/turnout",
+      url: `${baseURL}/health`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      stdout: "pipe",
+      stderr: "pipe",
+      env: {
+        GOOGLE_CLIENT_ID: "e2e-client.apps.googleusercontent.com",
+        GOOGLE_CLIENT_SECRET: "e2e-client-secret",
+        GOOGLE_AUTH_URL: `${google}/authorize`,
+        GOOGLE_TOKEN_URL: `${google}/token`,
+        GOOGLE_REVOKE_URL: `${google}/revoke`,
+        GMAIL_API_BASE: google,
+        GMAIL_SYNC_INTERVAL_S: "5",
+      },
+    },
+  ],
 });

@@ -180,6 +180,11 @@ async fn every_rest_route_enforces_the_access_table(pool: PgPool) {
         // Webhooks answer to a Twilio signature, not to a session.
         ("POST", "/api/twilio/status".into(), Some(json!({})), [403, 403, 403, 403]),
         ("POST", "/api/twilio/inbound-sms".into(), Some(json!({})), [403, 403, 403, 403]),
+        ("POST", "/api/bonzo/webhook/not-the-secret".into(), Some(json!({})), [404, 404, 404, 404]),
+        // Google is not set up in this app: signed in, Connect says so; the callback ends on
+        // Settings saying what went wrong (the redirect is followed to the page).
+        ("GET", "/api/google/connect".into(), None, [401, 422, 422, 422]),
+        ("GET", "/api/google/callback".into(), None, [401, 200, 200, 200]),
         // Media are "not found" to anyone who may not see their conversation (tests/media.rs).
         ("GET", format!("/api/media/{}", Uuid::now_v7()), None, [401, 404, 404, 404]),
         ("GET", "/api/suppressions/export.csv".into(), None, ADMIN_ONLY),
@@ -289,6 +294,15 @@ async fn every_server_function_enforces_the_access_table(pool: PgPool) {
         ("save_send_window", json!({"id": w.campaign, "window": {"start": "08:00", "end": "24:00", "days": [1, 2, 3, 4, 5, 6, 7], "opt_out_line": "Text STOP to quit"}}).to_string(), OWNER),
         ("get_twilio_account", String::new(), SIGNED_IN),
         ("set_twilio_account", "input[account_sid]=&input[auth_token]=&org=false".into(), SIGNED_IN),
+        ("get_bonzo", String::new(), SIGNED_IN),
+        ("set_bonzo_account", json!({"input": {"label": "", "api_token": ""}, "org": false}).to_string(), SIGNED_IN),
+        ("set_sms_provider", json!({"choice": "", "org": false}).to_string(), SIGNED_IN),
+        // The organisation's default is the admins'; Bonzo without a token is refused.
+        ("set_sms_provider", json!({"choice": "twilio", "org": true}).to_string(), ADMIN_ONLY),
+        // Nobody here has a Google account: nothing to sync, nothing to disconnect.
+        ("get_google_account", String::new(), SIGNED_IN),
+        ("sync_google_now", String::new(), [401, 404, 404, 404]),
+        ("disconnect_google", String::new(), SIGNED_IN),
         // Voicemail: without keys the local voice speaks, so these make no outside call.
         ("list_voices", String::new(), SIGNED_IN),
         ("preview_voicemail", json!({"input": {"script": "Hi {{contact.first_name}}", "campaign_id": w.campaign}}).to_string(), OWNER),

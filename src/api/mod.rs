@@ -2,8 +2,10 @@
 //! the signed-in user and calls the service in `crate::server` that the REST routes use too.
 pub mod account;
 pub mod admin;
+pub mod bonzo;
 pub mod campaigns;
 pub mod content;
+pub mod google;
 pub mod inbox;
 pub mod leads;
 pub mod records;

@@ -81,6 +81,9 @@ pub struct HistoryMessage {
     pub created_at: DateTime<Utc>,
     /// Files that came with it (MMS).
     pub media: Vec<MediaView>,
+    /// `auto_reply` or `bounce`: an automatic email, not the contact writing.
+    #[serde(default)]
+    pub auto_kind: Option<String>,
 }
 
 /// Where the contact is in one campaign's funnel.

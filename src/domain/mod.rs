@@ -61,12 +61,14 @@ macro_rules! string_enum {
 }
 
 pub mod audit;
+pub mod bonzo;
 pub mod campaign;
 pub mod content;
 pub mod contact;
 pub mod email;
 pub mod error;
 pub mod funnel;
+pub mod google;
 pub mod graph_io;
 pub mod inbox;
 pub mod media;

@@ -1,7 +1,7 @@
 //! Campaigns as their owners and admins see them. Owns `campaigns` and `enrollments`.
 use crate::domain::AppError;
 use crate::domain::campaign::{
-    CampaignAction, CampaignDetail, CampaignFilter, CampaignStatus, CampaignSummary, DashboardCounts, EngineState,
+    CampaignAction, CampaignDetail, CampaignFilter, Channel, CampaignStatus, CampaignSummary, DashboardCounts, EngineState,
     EnrollmentAction, EnrollmentStatus, EnrollmentView, EventType, NewCampaignInput, NodeCounts, SendWindowView,
 };
 use crate::domain::schedule::{SendWindow, format_minutes, parse_minutes};
@@ -444,8 +444,7 @@ pub async fn move_enrollments(
 }
 
 /// Marks every enrollment of the contacts at this address as opted out and stops their runs.
-pub async fn opt_out(db: &mut sqlx::PgConnection, channel: crate::domain::campaign::Channel, address: &str, now: DateTime<Utc>) -> Result<u64, AppError> {
-    use crate::domain::campaign::Channel;
+pub async fn opt_out(db: &mut sqlx::PgConnection, channel: Channel, address: &str, now: DateTime<Utc>) -> Result<u64, AppError> {
     let by_email = channel == Channel::Email;
     let contacts = sqlx::query_scalar!(
         "SELECT id FROM contacts WHERE CASE WHEN $2 THEN lower(email) = lower($1) ELSE phone = $1 END",
@@ -534,7 +533,7 @@ pub struct Answered {
     pub pause_on_reply: bool,
 }
 
-pub async fn answered(db: &mut sqlx::PgConnection, contact: Uuid, to: &str) -> Result<Option<Answered>, AppError> {
+pub async fn answered(db: &mut sqlx::PgConnection, contact: Uuid, channel: Channel, to: &str) -> Result<Option<Answered>, AppError> {
     Ok(sqlx::query_as!(
         Answered,
         // The contact's own messages, by conversation: a subquery the planner cannot merge
@@ -550,11 +549,12 @@ pub async fn answered(db: &mut sqlx::PgConnection, contact: Uuid, to: &str) -> R
            JOIN campaigns k ON k.id = m.campaign_id
            JOIN enrollments e ON e.campaign_id = coalesce(k.parent_id, k.id) AND e.contact_id = v.contact_id
            JOIN campaigns p ON p.id = e.campaign_id
-           WHERE v.contact_id = $1 AND v.channel = 'sms'
+           WHERE v.contact_id = $1 AND v.channel = $3
            ORDER BY m.from_address IS NOT DISTINCT FROM $2 DESC, m.created_at DESC, m.id DESC
            LIMIT 1"#,
         contact,
-        to
+        to,
+        channel as Channel
     )
     .fetch_optional(db)
     .await?)
@@ -562,6 +562,41 @@ pub async fn answered(db: &mut sqlx::PgConnection, contact: Uuid, to: &str) -> R
 
 /// Moves an enrollment's status up to `to`, never down (`reply::raisable_to`). Returns
 /// whether it moved.
+/// A contact in one of the user's campaigns (owned or sent as) with one of these email
+/// addresses: whom a synced email is from when it names none of our mail.
+pub async fn enrolled_by_email(
+    db: &mut sqlx::PgConnection,
+    user: Uuid,
+    addresses: &[String],
+) -> Result<Option<crate::server::conversations::EmailMatch>, AppError> {
+    Ok(sqlx::query_as!(
+        crate::server::conversations::EmailMatch,
+        r#"SELECT ct.id AS contact_id, e.campaign_id AS "campaign_id?", ct.email AS "address!"
+           FROM contacts ct
+           JOIN enrollments e ON e.contact_id = ct.id
+           JOIN campaigns k ON k.id = e.campaign_id
+           WHERE lower(ct.email) = ANY($2) AND (k.sender_id = $1 OR k.owner_id = $1)
+           ORDER BY e.created_at DESC
+           LIMIT 1"#,
+        user,
+        addresses
+    )
+    .fetch_optional(&mut *db)
+    .await?)
+}
+
+/// A bounced address: an enrollment nobody answered yet becomes Bounced.
+pub async fn mark_bounced(db: &mut sqlx::PgConnection, enrollment: Uuid) -> Result<bool, AppError> {
+    let moved = sqlx::query!(
+        "UPDATE enrollments SET status = 'Bounced', updated_at = now() WHERE id = $1 AND status = 'No Activity'",
+        enrollment
+    )
+    .execute(&mut *db)
+    .await?
+    .rows_affected();
+    Ok(moved > 0)
+}
+
 pub async fn raise_status(db: &mut sqlx::PgConnection, enrollment: Uuid, to: EnrollmentStatus) -> Result<bool, AppError> {
     let below: Vec<String> = crate::domain::reply::raisable_to(to).iter().map(|s| s.as_str().to_string()).collect();
     let moved = sqlx::query!(

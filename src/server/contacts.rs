@@ -7,6 +7,7 @@ use crate::domain::{AppError, E164Phone, EmailAddress};
 use crate::server::auth::AuthUser;
 use crate::server::campaigns;
 use crate::server::error::internal;
+use crate::server::providers::bonzo::Prospect;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
@@ -283,6 +284,22 @@ pub async fn find_by_phone(db: &mut sqlx::PgConnection, phone: &E164Phone, defau
     Ok(match found.as_slice() {
         [one] => Some((one.id, one.phone.clone())),
         _ => None,
+    })
+}
+
+/// The contact a message is for, as a Bonzo prospect; a message without a contact (a test
+/// send has no row) is the number alone.
+pub async fn prospect_of_message(pool: &PgPool, message: Uuid, to: &str) -> Result<Prospect, AppError> {
+    let contact = sqlx::query!(
+        "SELECT ct.name, ct.email FROM messages m JOIN conversations c ON c.id = m.conversation_id
+         JOIN contacts ct ON ct.id = c.contact_id WHERE m.id = $1",
+        message
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(match contact {
+        Some(c) => Prospect::new(&c.name, c.email, to),
+        None => Prospect::new("", None, to),
     })
 }
 

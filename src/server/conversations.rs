@@ -113,14 +113,27 @@ pub struct Received<'a> {
     pub from: &'a str,
     pub to: &'a str,
     pub at: DateTime<Utc>,
+    /// Email only.
+    pub email: Option<EmailParts<'a>>,
+}
+
+/// What an inbound email carries besides its text.
+pub struct EmailParts<'a> {
+    pub subject: Option<&'a str>,
+    pub thread_id: &'a str,
+    /// With its angle brackets, as our own are stored.
+    pub message_id_header: Option<&'a str>,
+    /// `auto_reply` or `bounce`: shown, but not the contact writing.
+    pub auto_kind: Option<&'a str>,
 }
 
 /// Stores an inbound message once: `None` when the provider already delivered this one.
 pub async fn receive(db: &mut sqlx::PgConnection, m: &Received<'_>) -> Result<Option<Uuid>, AppError> {
+    let email = m.email.as_ref();
     let id = sqlx::query_scalar!(
         "INSERT INTO messages (id, conversation_id, direction, body, provider, provider_message_id, campaign_id,
-                               from_address, to_address, created_at)
-         VALUES ($1, $2, 'in', $3, $4, $5, $6, $7, $8, $9)
+                               from_address, to_address, created_at, subject, provider_thread_id, message_id_header, auto_kind)
+         VALUES ($1, $2, 'in', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (provider, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
          RETURNING id",
         Uuid::now_v7(),
@@ -131,14 +144,79 @@ pub async fn receive(db: &mut sqlx::PgConnection, m: &Received<'_>) -> Result<Op
         m.campaign_id,
         m.from,
         m.to,
-        m.at
+        m.at,
+        email.and_then(|e| e.subject),
+        email.map(|e| e.thread_id),
+        email.and_then(|e| e.message_id_header),
+        email.and_then(|e| e.auto_kind)
     )
     .fetch_optional(&mut *db)
     .await?;
     if id.is_some() {
-        touch(db, m.conversation_id, Direction::In, m.at).await?;
+        // An automatic answer is activity in the conversation, not the contact writing.
+        let automatic = email.is_some_and(|e| e.auto_kind.is_some());
+        touch(db, m.conversation_id, if automatic { Direction::Out } else { Direction::In }, m.at).await?;
     }
     Ok(id)
+}
+
+/// Whether a provider's message is stored already (a sync looks before fetching it).
+pub async fn has_provider_message(pool: &PgPool, provider: &str, id: &str) -> Result<bool, AppError> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM messages WHERE provider = $1 AND provider_message_id = $2) AS "found!""#,
+        provider,
+        id
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// The contact a synced email answers, and the campaign, from the mail the mailbox's owner
+/// sent: in the same Gmail thread, else one whose Message-ID it names.
+pub struct EmailMatch {
+    pub contact_id: Uuid,
+    pub campaign_id: Option<Uuid>,
+    pub address: String,
+}
+
+pub async fn email_reply_match(db: &mut sqlx::PgConnection, user: Uuid, thread: &str, refs: &[String]) -> Result<Option<EmailMatch>, AppError> {
+    Ok(sqlx::query_as!(
+        EmailMatch,
+        r#"SELECT c.contact_id AS "contact_id!", m.campaign_id, c.address FROM messages m JOIN conversations c ON c.id = m.conversation_id
+           WHERE m.direction = 'out' AND m.sent_by = $1 AND c.contact_id IS NOT NULL AND c.channel = 'email'
+             AND ((m.provider = 'gmail' AND m.provider_thread_id = $2) OR m.message_id_header = ANY($3))
+           ORDER BY (m.provider_thread_id IS NOT DISTINCT FROM $2) DESC, m.created_at DESC
+           LIMIT 1"#,
+        user,
+        thread,
+        refs
+    )
+    .fetch_optional(&mut *db)
+    .await?)
+}
+
+/// The contact's last email that an outgoing one answers: its Gmail thread and Message-ID.
+pub struct Answering {
+    pub thread_id: Option<String>,
+    pub message_id_header: Option<String>,
+}
+
+pub async fn email_answered(pool: &PgPool, outgoing: Uuid) -> Result<Option<Answering>, AppError> {
+    Ok(sqlx::query_as!(
+        Answering,
+        "SELECT m.provider_thread_id AS thread_id, m.message_id_header FROM messages o JOIN messages m ON m.conversation_id = o.conversation_id
+         WHERE o.id = $1 AND m.direction = 'in' AND m.provider = 'gmail' AND m.auto_kind IS NULL
+         ORDER BY m.created_at DESC LIMIT 1",
+        outgoing
+    )
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Records the Gmail thread an email went into.
+pub async fn set_thread(pool: &PgPool, message: Uuid, thread: &str) -> Result<(), AppError> {
+    sqlx::query!("UPDATE messages SET provider_thread_id = $2 WHERE id = $1", message, thread).execute(pool).await?;
+    Ok(())
 }
 
 /// Whether a message is a step of a contact's funnel (not a one-off text such as an opt-out's

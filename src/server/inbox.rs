@@ -123,7 +123,7 @@ pub async fn view(state: &AppState, user: &AuthUser, id: Uuid) -> Result<Convers
     let item = list(pool, user, &InboxFilter::default(), Some(id)).await?.pop().ok_or_else(|| AppError::not_found("Conversation"))?;
     let history = sqlx::query!(
         r#"SELECT m.id, m.conversation_id, c.channel AS "channel: Channel", m.direction AS "direction: Direction", m.subject, m.body,
-                  k.name AS "campaign_name?", m.send_state, m.delivery_status, m.error, u.name AS "sent_by?", m.created_at
+                  k.name AS "campaign_name?", m.send_state, m.delivery_status, m.error, u.name AS "sent_by?", m.created_at, m.auto_kind
            FROM (SELECT m.* FROM messages m JOIN conversations c ON c.id = m.conversation_id
                  WHERE (c.id = $3 OR c.contact_id = $4) AND message_visible($1, $2, c.assigned_to, c.contact_id, m.campaign_id)
                  ORDER BY m.created_at DESC, m.id DESC LIMIT 500) m
@@ -156,6 +156,7 @@ pub async fn view(state: &AppState, user: &AuthUser, id: Uuid) -> Result<Convers
         error: r.error,
         sent_by: r.sent_by,
         created_at: r.created_at,
+        auto_kind: r.auto_kind,
     })
     .collect();
     let funnel = sqlx::query_as!(

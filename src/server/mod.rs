@@ -2,6 +2,7 @@
 pub mod attendance;
 pub mod audit;
 pub mod auth;
+pub mod bonzo;
 pub mod bootstrap;
 pub mod campaigns;
 pub mod clock;
@@ -13,6 +14,8 @@ pub mod db;
 pub mod engine;
 pub mod error;
 pub mod files;
+pub mod gmail_mail;
+pub mod gmail;
 pub mod http;
 pub mod imports;
 pub mod inbox;
@@ -98,6 +101,8 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), String>
     tokio::spawn(realtime::listen(state.clone()));
     tokio::spawn(inbox::scheduled_worker(state.clone()));
     tokio::spawn(outbound::worker(state.clone()));
+    // Connected Gmail mailboxes are synced on a schedule.
+    tokio::spawn(gmail::worker(state.clone()));
     let app = router(state);
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown({

@@ -62,3 +62,13 @@ fn parse_time_zone(tz: &str) -> Result<chrono_tz::Tz, AppError> {
     tz.parse::<chrono_tz::Tz>()
         .map_err(|_| AppError::unprocessable(format!("'{tz}' is not a known time zone (e.g. America/Chicago)")))
 }
+
+/// What texts go out through for users who chose nothing themselves.
+pub async fn sms_provider(db: impl sqlx::PgExecutor<'_>) -> Result<crate::domain::bonzo::SmsProvider, AppError> {
+    Ok(sqlx::query_scalar!(r#"SELECT sms_provider AS "p: crate::domain::bonzo::SmsProvider" FROM org_settings"#).fetch_one(db).await?)
+}
+
+pub async fn set_sms_provider(db: impl sqlx::PgExecutor<'_>, p: crate::domain::bonzo::SmsProvider) -> Result<(), AppError> {
+    sqlx::query!("UPDATE org_settings SET sms_provider = $1, updated_at = now()", p.as_str()).execute(db).await?;
+    Ok(())
+}

@@ -4,6 +4,7 @@
 //! first, committed with its idempotency key by the caller, so it is in the conversation and
 //! never sent twice; the provider call comes after the commit.
 use crate::domain::AppError;
+use crate::domain::bonzo::SmsProvider;
 use crate::domain::campaign::{Channel, Direction};
 use crate::domain::inbox::{Event, EventKind};
 use crate::server::{conversations, realtime};
@@ -80,6 +81,8 @@ pub async fn record(db: &mut sqlx::PgConnection, m: &OneOff<'_>, delivery: Deliv
 enum Via<'a> {
     /// The Twilio account that owns its From number (the sandbox's too).
     Account(&'a str),
+    /// The Bonzo account of the user texting from its From number, else the organisation's.
+    Bonzo,
     /// A user's sending identity, as the engine sends for them.
     Sender(Uuid),
 }
@@ -88,6 +91,13 @@ enum Via<'a> {
 /// errors, and records the outcome. Runs after the webhook has answered: failures are logged.
 pub async fn send(state: AppState, id: Uuid, account_sid: String) {
     if let Err(e) = try_send(&state, id, Via::Account(&account_sid)).await {
+        tracing::error!(message = %id, error = %e.error, "one-off text not recorded");
+    }
+}
+
+/// Sends a queued text through Bonzo (an answer to a text Bonzo brought in), as `send` does.
+pub async fn send_bonzo(state: AppState, id: Uuid) {
+    if let Err(e) = try_send(&state, id, Via::Bonzo).await {
         tracing::error!(message = %id, error = %e.error, "one-off text not recorded");
     }
 }
@@ -116,6 +126,7 @@ async fn try_send(state: &AppState, id: Uuid, via: Via<'_>) -> Result<(), AppErr
     let outgoing = Outgoing { id, to: m.to, from: m.from, body: m.body, subject: m.subject, html: None, headers: Vec::new(), voice: None, created_at: m.created_at };
     let route = match via {
         Via::Account(account_sid) => route(state, account_sid, &outgoing.from).await?.map_err(|r| (provider_of(account_sid), r)),
+        Via::Bonzo => bonzo_route(state, &outgoing.from).await?.map_err(|r| ("bonzo", r)),
         Via::Sender(user) => match providers::senders(&state.pool, &[user]).await?.first() {
             Some(identity) => state.providers.route_for(m.channel, identity).map(|(route, _)| route).map_err(|r| ("sandbox", r)),
             None => Err(("sandbox", "the sender no longer exists".to_string())),
@@ -208,6 +219,7 @@ pub async fn resume_stranded(state: &AppState) -> Result<usize, AppError> {
         let result = match (m.sent_by, m.provider.as_deref()) {
             (Some(user), _) => try_send(state, m.id, Via::Sender(user)).await,
             (None, Some("sandbox")) => try_send(state, m.id, Via::Account(SANDBOX_ACCOUNT_SID)).await,
+            (None, Some("bonzo")) => try_send(state, m.id, Via::Bonzo).await,
             (None, _) => {
                 // The account of the number's owner, else the organisation's.
                 let account = sqlx::query_scalar!(
@@ -245,8 +257,25 @@ async fn route(state: &AppState, account_sid: &str, from: &str) -> Result<Result
             None => return Ok(Err(format!("Twilio account {account_sid} is no longer set up"))),
         }
     };
-    let identity = SenderIdentity {
-        // SMS routes use only the number and the Twilio account.
+    let identity = SenderIdentity { twilio_sid: sealed.as_ref().map(|_| account_sid.to_string()), twilio_secret_enc: sealed, ..number(state, from) };
+    Ok(state.providers.route_for(Channel::Sms, &identity).map(|(route, _)| route))
+}
+
+/// The route for texts from `from` through Bonzo: the account of the user texting from that
+/// number, else the organisation's.
+async fn bonzo_route(state: &AppState, from: &str) -> Result<Result<Route, String>, AppError> {
+    let Some((label, sealed)) = providers::bonzo_account_for_number(&state.pool, from).await? else {
+        return Ok(Err("Bonzo is no longer set up: no Bonzo API token applies".to_string()));
+    };
+    let identity =
+        SenderIdentity { sms_provider: SmsProvider::Bonzo, bonzo_account: Some(label), bonzo_token_enc: Some(sealed), ..number(state, from) };
+    Ok(state.providers.route_for(Channel::Sms, &identity).map(|(route, _)| route))
+}
+
+/// A sending identity that is just a number, without any provider account.
+fn number(state: &AppState, from: &str) -> SenderIdentity {
+    SenderIdentity {
+        // SMS routes use only the number and the provider account.
         user_id: Uuid::nil(),
         name: format!("The number {from}"),
         email: String::new(),
@@ -257,15 +286,19 @@ async fn route(state: &AppState, account_sid: &str, from: &str) -> Result<Result
         smtp_password_enc: None,
         smtp_tls: String::new(),
         smtp_from_email: None,
-        twilio_sid: sealed.as_ref().map(|_| account_sid.to_string()),
-        twilio_secret_enc: sealed,
+        twilio_sid: None,
+        twilio_secret_enc: None,
+        sms_provider: SmsProvider::Twilio,
+        bonzo_account: None,
+        bonzo_token_enc: None,
         vm_caller_id: None,
         slybroadcast_uid: None,
         slybroadcast_secret_enc: None,
         elevenlabs_key_enc: None,
+        google_email: None,
+        google_state: None,
         updated_at: state.clock.now(),
-    };
-    Ok(state.providers.route_for(Channel::Sms, &identity).map(|(route, _)| route))
+    }
 }
 
 /// Transient errors (429, 5xx, refused connections) are tried again, up to the engine's

@@ -1,7 +1,7 @@
-//! Texts from contacts, as Twilio (or the sandbox) posts them: stored once, in the contact's
-//! conversation (an unknown number's lands in one of its own, the inbox's Unassigned view),
-//! then acted on: opt-outs and opt-ins, HELP, RSVPs, and replies that flag the contact for a
-//! person and pause their run. Every change is in the audit log with what caused it.
+//! Texts from contacts, as Twilio (or the sandbox) or Bonzo posts them: stored once, in the
+//! contact's conversation (an unknown number's lands in one of its own, the inbox's Unassigned
+//! view), then acted on: opt-outs and opt-ins, HELP, RSVPs, and replies that flag the contact
+//! for a person and pause their run. Every change is in the audit log with what caused it.
 use crate::domain::campaign::{Channel, EnrollmentStatus};
 use crate::domain::reply::{self, Intent};
 use crate::domain::{AppError, E164Phone};
@@ -15,10 +15,16 @@ use crate::server::{audit, campaigns, contacts, media, org, realtime};
 use serde_json::json;
 use uuid::Uuid;
 
-/// An inbound text, from a verified webhook's parameters.
+/// An inbound text, from a verified webhook.
 pub struct Inbound<'a> {
     pub message_sid: &'a str,
+    /// The Twilio account it came through (its media are fetched with it); empty for Bonzo.
     pub account_sid: &'a str,
+    /// `messages.provider` (`twilio`, `sandbox`, `bonzo`): answers go back through it.
+    pub provider: &'static str,
+    /// Whether the webhook's answer can carry the HELP text (Twilio's TwiML); else it is
+    /// queued and sent like the opt-out confirmation.
+    pub answers_inline: bool,
     pub from: &'a str,
     pub to: &'a str,
     pub body: &'a str,
@@ -30,9 +36,12 @@ pub struct Inbound<'a> {
 
 impl<'a> Inbound<'a> {
     pub fn from_params(p: &'a TwilioParams) -> Result<Self, AppError> {
+        let account_sid = p.require("AccountSid")?;
         Ok(Self {
             message_sid: p.require("MessageSid")?,
-            account_sid: p.require("AccountSid")?,
+            account_sid,
+            provider: outbound::provider_of(account_sid),
+            answers_inline: true,
             from: p.require("From")?,
             to: p.require("To")?,
             body: p.get("Body").unwrap_or_default(),
@@ -47,7 +56,7 @@ impl<'a> Inbound<'a> {
 pub struct Outcome {
     /// The webhook's TwiML answer, which Twilio sends to the contact (HELP).
     pub answer: Option<String>,
-    /// A queued text to send now (the opt-out confirmation).
+    /// A queued text to send now (the opt-out confirmation, a HELP answer not given inline).
     pub send: Option<Uuid>,
     /// The new message whose media to fetch now.
     pub fetch_media: Option<Uuid>,
@@ -56,6 +65,33 @@ pub struct Outcome {
 /// Phone suppressions that record the contact's own texted opt-out (Twilio's 21610 too),
 /// which their START undoes; anyone else's entry stays.
 const TEXTED_OPT_OUTS: &[&str] = &["sms_keyword", "twilio_opt_out", "twilio"];
+
+/// What a contact's reply (a text or an email) does to the enrollment it answers: the
+/// status climbs to Received RSVP (an RSVP phrase) or Needs BDR, the run pauses when the
+/// campaign says so, and runs waiting at a "replied" branch go on at once.
+pub async fn answered_by_reply(
+    tx: &mut sqlx::PgConnection,
+    answered: Option<&campaigns::Answered>,
+    contact_id: Uuid,
+    rsvp: bool,
+    source: &serde_json::Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), AppError> {
+    let to = if rsvp { EnrollmentStatus::ReceivedRsvp } else { EnrollmentStatus::NeedsBdr };
+    if let Some(a) = answered {
+        if campaigns::raise_status(&mut *tx, a.enrollment_id, to).await? {
+            let (before, after) = (json!({ "status": a.status }), json!({ "status": to, "by": source }));
+            audit::record(&mut *tx, None, "enrollment.status_changed", "enrollment", Some(a.enrollment_id), Some(before), Some(after)).await?;
+        }
+        if a.pause_on_reply && campaigns::pause_for_reply(&mut *tx, a.enrollment_id, now).await? {
+            let after = json!({ "engine_state": "paused", "by": source });
+            audit::record(&mut *tx, None, "enrollment.paused_on_reply", "enrollment", Some(a.enrollment_id), None, Some(after)).await?;
+        }
+    }
+    // The paused run no longer runs; others waiting at a "replied" branch go on.
+    campaigns::wake_replied(&mut *tx, contact_id, now).await?;
+    Ok(())
+}
 
 /// Stores the text and applies what it asks for, in one transaction.
 pub async fn receive(state: &AppState, sms: &Inbound<'_>) -> Result<Outcome, AppError> {
@@ -77,7 +113,7 @@ pub async fn receive(state: &AppState, sms: &Inbound<'_>) -> Result<Outcome, App
     let answered = match contact_id {
         Some(id) => {
             campaigns::lock_contact(&mut tx, id).await?;
-            campaigns::answered(&mut tx, id, sms.to).await?
+            campaigns::answered(&mut tx, id, Channel::Sms, sms.to).await?
         }
         None => None,
     };
@@ -85,12 +121,13 @@ pub async fn receive(state: &AppState, sms: &Inbound<'_>) -> Result<Outcome, App
     let received = Received {
         conversation_id,
         body: sms.body,
-        provider: outbound::provider_of(sms.account_sid),
+        provider: sms.provider,
         provider_message_id: sms.message_sid,
         campaign_id: answered.as_ref().map(|a| a.campaign_id),
         from: address,
         to: sms.to,
         at: now,
+        email: None,
     };
     let Some(message_id) = conversations::receive(&mut tx, &received).await? else {
         tracing::info!(sid = sms.message_sid, "text delivered again; it is stored already");
@@ -114,7 +151,7 @@ pub async fn receive(state: &AppState, sms: &Inbound<'_>) -> Result<Outcome, App
         from: sms.to,
         body: "",
         subject: None,
-        provider: outbound::provider_of(sms.account_sid),
+        provider: sms.provider,
         sent_by: None,
     };
     let settings = &state.settings;
@@ -151,26 +188,20 @@ pub async fn receive(state: &AppState, sms: &Inbound<'_>) -> Result<Outcome, App
         Intent::Help => {
             let help = settings.sms_help_text.trim();
             if !verdict.by_twilio && !help.is_empty() {
-                outbound::record(&mut tx, &OneOff { key: format!("{message_id}:help"), body: help, ..answer }, Delivery::Answered, now).await?;
-                out.answer = Some(help.to_string());
+                let text = OneOff { key: format!("{message_id}:help"), body: help, ..answer };
+                if sms.answers_inline {
+                    outbound::record(&mut tx, &text, Delivery::Answered, now).await?;
+                    out.answer = Some(help.to_string());
+                } else {
+                    out.send = outbound::record(&mut tx, &text, Delivery::Queued, now).await?;
+                }
             }
         }
         Intent::Ignore => {}
         Intent::Rsvp(_) | Intent::Reply => {
-            let to = if matches!(verdict.intent, Intent::Rsvp(_)) { EnrollmentStatus::ReceivedRsvp } else { EnrollmentStatus::NeedsBdr };
-            if let Some(a) = &answered {
-                if campaigns::raise_status(&mut tx, a.enrollment_id, to).await? {
-                    let (before, after) = (json!({ "status": a.status }), json!({ "status": to, "by": source }));
-                    audit::record(&mut *tx, None, "enrollment.status_changed", "enrollment", Some(a.enrollment_id), Some(before), Some(after)).await?;
-                }
-                if a.pause_on_reply && campaigns::pause_for_reply(&mut tx, a.enrollment_id, now).await? {
-                    let after = json!({ "engine_state": "paused", "by": source });
-                    audit::record(&mut *tx, None, "enrollment.paused_on_reply", "enrollment", Some(a.enrollment_id), None, Some(after)).await?;
-                }
-            }
-            // Runs waiting at a "replied" branch go on at once (the paused one no longer runs).
+            let rsvp = matches!(verdict.intent, Intent::Rsvp(_));
             if let Some(id) = contact_id {
-                campaigns::wake_replied(&mut tx, id, now).await?;
+                answered_by_reply(&mut tx, answered.as_ref(), id, rsvp, &source, now).await?;
             }
         }
     }

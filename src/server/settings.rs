@@ -62,8 +62,16 @@ pub struct Settings {
     pub elevenlabs_concurrency: usize,
     pub local_voice_default: String,
     pub slybroadcast_api_base: String,
+    pub bonzo_api_base: String,
     pub voicemail_audio_ttl_hours: i64,
     pub voicemail_per_second_per_number: f64,
+    pub google_client_id: String,
+    pub google_client_secret: String,
+    pub google_auth_url: String,
+    pub google_token_url: String,
+    pub google_revoke_url: String,
+    pub gmail_api_base: String,
+    pub gmail_sync_interval_s: u64,
 }
 
 impl Default for Settings {
@@ -119,8 +127,16 @@ impl Default for Settings {
             elevenlabs_concurrency: 4,
             local_voice_default: "en-us".into(),
             slybroadcast_api_base: "https://www.mobile-sphere.com".into(),
+            bonzo_api_base: "https://app.getbonzo.com/api".into(),
             voicemail_audio_ttl_hours: 72,
             voicemail_per_second_per_number: 1.0,
+            google_client_id: String::new(),
+            google_client_secret: String::new(),
+            google_auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            google_token_url: "https://oauth2.googleapis.com/token".into(),
+            google_revoke_url: "https://oauth2.googleapis.com/revoke".into(),
+            gmail_api_base: "https://gmail.googleapis.com".into(),
+            gmail_sync_interval_s: 60,
         }
     }
 }

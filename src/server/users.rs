@@ -329,3 +329,13 @@ pub async fn update_profile(state: &AppState, user: &AuthUser, u: ProfileUpdate)
     tx.commit().await?;
     Ok(after)
 }
+
+/// The provider the user chose for their texts; `None` follows the organisation's.
+pub async fn sms_provider(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<crate::domain::bonzo::SmsProvider>, AppError> {
+    Ok(sqlx::query_scalar!(r#"SELECT sms_provider AS "p: crate::domain::bonzo::SmsProvider" FROM users WHERE id = $1"#, id).fetch_one(db).await?)
+}
+
+pub async fn set_sms_provider(db: impl PgExecutor<'_>, id: Uuid, p: Option<crate::domain::bonzo::SmsProvider>) -> Result<(), AppError> {
+    sqlx::query!("UPDATE users SET sms_provider = $2 WHERE id = $1", id, p.map(|p| p.as_str())).execute(db).await?;
+    Ok(())
+}

@@ -1,8 +1,10 @@
 //! Starts Turnout on a random port with its own database, as a user would reach it.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod bonzo;
 pub mod elevenlabs;
 pub mod funnel;
+pub mod gmail;
 pub mod phone;
 pub mod slybroadcast;
 pub mod smtp;

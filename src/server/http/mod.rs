@@ -1,8 +1,10 @@
 //! REST and health routes. Each handler is thin: it parses, then calls the service that
 //! the server functions call too.
 mod account;
+mod bonzo;
 mod campaigns;
 mod content;
+mod google;
 mod health;
 mod inbox;
 mod leads;
@@ -76,6 +78,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/imports/{id}", get(leads::get_import))
         .route("/api/imports/{id}/start", post(leads::start_import))
         .route("/api/imports/{id}/issues.csv", get(leads::import_issues))
+        .route("/api/google/connect", get(google::connect))
+        .route("/api/google/callback", get(google::callback))
         .route("/api/media/{id}", get(media::get))
         .route("/api/voicemail/audio/{file}", get(media::preview_voicemail))
         .route("/api/slybroadcast/dispo/{secret}", post(media::slybroadcast_dispo))
@@ -83,6 +87,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/suppressions/export.csv", get(suppressions::export))
         .route("/api/twilio/status", post(twilio::status))
         .route("/api/twilio/inbound-sms", post(twilio::inbound_sms))
+        .route("/api/bonzo/webhook/{secret}", post(bonzo::webhook))
         .route("/unsubscribe/{token}", get(unsubscribe::confirm).post(unsubscribe::unsubscribe))
         .route("/api/{*rest}", any(|| async { AppError::not_found("API route") }))
 }

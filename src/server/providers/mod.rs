@@ -1,4 +1,4 @@
-//! Sending providers behind one trait: Twilio SMS, SMTP email and the sandbox. The engine
+//! Sending providers behind one trait: Twilio or Bonzo SMS, SMTP email and the sandbox. The engine
 //! records a message as `sending` before it calls `send`, and calls `reconcile` when it finds
 //! a message still `sending` after a crash, so no message is ever sent twice blindly.
 use chrono::{DateTime, Utc};
@@ -70,7 +70,9 @@ pub trait Provider: Send + Sync {
     fn reconcile(&self, m: &Outgoing) -> impl Future<Output = Reconciled> + Send;
 }
 
+pub mod bonzo;
 pub mod elevenlabs;
+pub mod gmail;
 pub mod local_speech;
 pub mod sandbox;
 pub mod slybroadcast;
@@ -115,6 +117,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use crate::server::voicemail::{Speaker, VoicemailSender};
 use twilio::TwilioClient;
+use bonzo::BonzoClient;
+use crate::domain::bonzo::SmsProvider;
 
 /// The sandbox's Twilio-shaped account: its delivery reports are signed with a token derived
 /// from the app key, so the status route verifies them like Twilio's own.
@@ -131,36 +135,44 @@ pub fn status_callback_url(base: &str, message: Uuid) -> String {
 #[derive(Clone)]
 pub enum Route {
     Twilio(Arc<TwilioClient>),
+    Bonzo(Arc<BonzoClient>),
     Smtp(Arc<SmtpSender>),
     Sandbox(Arc<Sandbox>),
     Voicemail(Arc<VoicemailSender>),
+    Gmail(Arc<gmail::GmailSender>),
 }
 
 impl Route {
     pub fn name(&self) -> &'static str {
         match self {
             Route::Twilio(p) => p.name(),
+            Route::Bonzo(p) => p.name(),
             Route::Smtp(p) => p.name(),
             Route::Sandbox(p) => p.name(),
             Route::Voicemail(p) => p.name(),
+            Route::Gmail(p) => p.name(),
         }
     }
 
     pub async fn send(&self, m: &Outgoing) -> Result<Accepted, SendError> {
         match self {
             Route::Twilio(p) => p.send(m).await,
+            Route::Bonzo(p) => p.send(m).await,
             Route::Smtp(p) => p.send(m).await,
             Route::Sandbox(p) => p.send(m).await,
             Route::Voicemail(p) => p.send(m).await,
+            Route::Gmail(p) => p.send(m).await,
         }
     }
 
     pub async fn reconcile(&self, m: &Outgoing) -> Reconciled {
         match self {
             Route::Twilio(p) => p.reconcile(m).await,
+            Route::Bonzo(p) => p.reconcile(m).await,
             Route::Smtp(p) => p.reconcile(m).await,
             Route::Sandbox(p) => p.reconcile(m).await,
             Route::Voicemail(p) => p.reconcile(m).await,
+            Route::Gmail(p) => p.reconcile(m).await,
         }
     }
 }
@@ -181,12 +193,20 @@ pub struct SenderIdentity {
     pub smtp_from_email: Option<String>,
     pub twilio_sid: Option<String>,
     pub twilio_secret_enc: Option<Vec<u8>>,
+    /// What texts go out through: the user's choice, else the organisation's.
+    pub sms_provider: SmsProvider,
+    /// The Bonzo account that applies (their own, else the organisation's): label, token.
+    pub bonzo_account: Option<String>,
+    pub bonzo_token_enc: Option<Vec<u8>>,
     pub vm_caller_id: Option<String>,
     /// The Slybroadcast login that applies (their own, else the organisation's).
     pub slybroadcast_uid: Option<String>,
     pub slybroadcast_secret_enc: Option<Vec<u8>>,
     /// The organisation's ElevenLabs API key.
     pub elevenlabs_key_enc: Option<Vec<u8>>,
+    /// Their connected Google account and its state (`connected`, `reconnect`).
+    pub google_email: Option<String>,
+    pub google_state: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -197,8 +217,11 @@ pub async fn senders(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<SenderIdentity>,
         r#"SELECT u.id AS user_id, u.name, u.email, u.sms_from_number, u.smtp_host, u.smtp_port, u.smtp_username,
                   u.smtp_password_enc, u.smtp_tls, u.smtp_from_email,
                   t.account_sid AS "twilio_sid?", t.secret_enc AS "twilio_secret_enc?", u.vm_caller_id,
+                  coalesce(u.sms_provider, (SELECT o.sms_provider FROM org_settings o), 'twilio') AS "sms_provider!: SmsProvider",
+                  b.account_sid AS "bonzo_account?", b.secret_enc AS "bonzo_token_enc?",
                   s.account_sid AS "slybroadcast_uid?", s.secret_enc AS "slybroadcast_secret_enc?",
                   x.secret_enc AS "elevenlabs_key_enc?",
+                  g.email AS "google_email?", g.state AS "google_state?",
                   greatest(u.updated_at, t.updated_at) AS "updated_at!"
            FROM users u
            LEFT JOIN LATERAL (
@@ -211,7 +234,13 @@ pub async fn senders(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<SenderIdentity>,
              WHERE p.provider = 'slybroadcast' AND (p.user_id = u.id OR p.user_id IS NULL)
              ORDER BY p.user_id NULLS LAST LIMIT 1
            ) s ON true
+           LEFT JOIN LATERAL (
+             SELECT account_sid, secret_enc FROM provider_credentials p
+             WHERE p.provider = 'bonzo' AND (p.user_id = u.id OR p.user_id IS NULL)
+             ORDER BY p.user_id NULLS LAST LIMIT 1
+           ) b ON true
            LEFT JOIN provider_credentials x ON x.provider = 'elevenlabs' AND x.user_id IS NULL
+           LEFT JOIN google_accounts g ON g.user_id = u.id
            WHERE u.id = ANY($1)"#,
         ids
     )
@@ -268,20 +297,44 @@ pub async fn save_account(
 
 /// Which Twilio account applies to a user (own, organisation's), without its secret.
 pub async fn twilio_account(pool: &PgPool, user_id: Option<Uuid>) -> Result<Option<(String, bool)>, AppError> {
+    account_that_applies(pool, "twilio", user_id).await
+}
+
+/// Which account of a provider applies to a user (own, organisation's), without its
+/// secret: (account, own).
+pub async fn account_that_applies(pool: &PgPool, provider: &str, user_id: Option<Uuid>) -> Result<Option<(String, bool)>, AppError> {
     Ok(sqlx::query!(
         r#"SELECT account_sid, user_id IS NOT NULL AS "own!" FROM provider_credentials
-           WHERE provider = 'twilio' AND (user_id = $1 OR user_id IS NULL)
+           WHERE provider = $2 AND (user_id = $1 OR user_id IS NULL)
            ORDER BY user_id NULLS LAST LIMIT 1"#,
-        user_id
+        user_id,
+        provider
     )
     .fetch_optional(pool)
     .await?
     .map(|r| (r.account_sid, r.own)))
 }
 
+/// The Bonzo account that texts from `number`: its owner's own, else the organisation's
+/// (label, sealed token). Answers to texts Bonzo brought in go back through it.
+pub async fn bonzo_account_for_number(pool: &PgPool, number: &str) -> Result<Option<(String, Vec<u8>)>, AppError> {
+    Ok(sqlx::query!(
+        "SELECT account_sid, secret_enc FROM provider_credentials
+         WHERE provider = 'bonzo' AND (user_id IS NULL OR user_id IN (SELECT id FROM users WHERE sms_from_number = $1))
+         ORDER BY user_id NULLS LAST LIMIT 1",
+        number
+    )
+    .fetch_optional(pool)
+    .await?
+    .map(|r| (r.account_sid, r.secret_enc)))
+}
+
 /// Builds and caches provider clients; the sandbox when no credentials are set.
 pub struct Providers {
     http: reqwest::Client,
+    pool: PgPool,
+    bonzo_base: String,
+    bonzo: Mutex<HashMap<Vec<u8>, Arc<BonzoClient>>>,
     keys: Arc<Keys>,
     twilio_base: String,
     status_url: String,
@@ -290,6 +343,7 @@ pub struct Providers {
     sandbox_email: Arc<Sandbox>,
     sandbox_voicemail: Arc<Sandbox>,
     speaker: Arc<Speaker>,
+    google: Arc<crate::server::gmail::GoogleAuth>,
     twilio: Mutex<HashMap<(String, Vec<u8>), Arc<TwilioClient>>>,
     smtp: Mutex<HashMap<Uuid, (DateTime<Utc>, Arc<SmtpSender>)>>,
 }
@@ -325,7 +379,11 @@ impl Providers {
             sandbox_email: sandbox(Channel::Email),
             sandbox_voicemail: sandbox(Channel::Voicemail),
             speaker: Arc::new(Speaker::new(pool.clone(), keys.clone(), store, http.clone(), settings)),
+            google: Arc::new(crate::server::gmail::GoogleAuth::new(pool.clone(), keys.clone(), settings, http.clone())?),
             http,
+            pool,
+            bonzo_base: settings.bonzo_api_base.trim_end_matches('/').to_string(),
+            bonzo: Mutex::new(HashMap::new()),
             keys,
             twilio_base: settings.twilio_api_base.trim_end_matches('/').to_string(),
             status_url,
@@ -337,6 +395,9 @@ impl Providers {
 
     /// The route and from-number for a sender's SMS.
     pub fn sms(&self, s: &SenderIdentity) -> Result<(Route, String), String> {
+        if s.sms_provider == SmsProvider::Bonzo {
+            return self.bonzo(s);
+        }
         let (Some(sid), Some(sealed)) = (&s.twilio_sid, &s.twilio_secret_enc) else {
             let from = s.sms_from_number.clone().unwrap_or_else(|| "+15005550006".into());
             return Ok((Route::Sandbox(self.sandbox_sms.clone()), from));
@@ -356,8 +417,34 @@ impl Providers {
         Ok((Route::Twilio(client), from))
     }
 
+    /// Through Bonzo, which texts from its user's own number: the From recorded is the
+    /// sender's SMS number when they gave it (replies are matched on it), else a label.
+    fn bonzo(&self, s: &SenderIdentity) -> Result<(Route, String), String> {
+        let Some(sealed) = &s.bonzo_token_enc else {
+            return Err(format!("{} texts through Bonzo, but no Bonzo API token is set (Settings › Bonzo)", s.name));
+        };
+        let from = s.sms_from_number.clone().unwrap_or_else(|| bonzo::FROM_LABEL.into());
+        let mut cache = self.bonzo.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.get(sealed) {
+            return Ok((Route::Bonzo(c.clone()), from));
+        }
+        let token = self.keys.open(sealed).map_err(|_| "the Bonzo API token cannot be read; enter it again".to_string())?;
+        let client = Arc::new(BonzoClient::new(self.http.clone(), self.pool.clone(), &self.bonzo_base, token));
+        cache.insert(sealed.clone(), client.clone());
+        Ok((Route::Bonzo(client), from))
+    }
+
     /// The route and From address for a sender's email.
     pub fn email(&self, s: &SenderIdentity) -> Result<(Route, String), String> {
+        // A connected Google account sends as itself.
+        match (&s.google_email, s.google_state.as_deref()) {
+            (Some(g), Some("connected")) => {
+                let sender = gmail::GmailSender { auth: self.google.clone(), user_id: s.user_id };
+                return Ok((Route::Gmail(Arc::new(sender)), format!("{} <{g}>", s.name.replace(['<', '>', '"'], ""))));
+            }
+            (Some(g), _) => return Err(format!("Google no longer accepts Turnout's access to {g}: {} must reconnect Google in Settings", s.name)),
+            _ => {}
+        }
         let from = match &s.smtp_from_email {
             Some(f) => format!("{} <{f}>", s.name.replace(['<', '>', '"'], "")),
             None => format!("{} <{}>", s.name.replace(['<', '>', '"'], ""), s.email),
@@ -391,6 +478,11 @@ impl Providers {
     pub fn voicemail(&self, s: &SenderIdentity) -> Result<(Route, String), String> {
         let (sender, from) = crate::server::voicemail::route(&self.speaker, &self.http, &self.sandbox_voicemail, s)?;
         Ok((Route::Voicemail(Arc::new(sender)), from))
+    }
+
+    /// Google's OAuth client and the users' tokens.
+    pub fn google(&self) -> &Arc<crate::server::gmail::GoogleAuth> {
+        &self.google
     }
 
     /// Renders voicemail speech and keeps the drops' public links.

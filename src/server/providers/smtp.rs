@@ -41,29 +41,30 @@ impl SmtpSender {
         }
         Ok(Self { transport: b.build() })
     }
+}
 
-    fn build(m: &Outgoing) -> Result<Message, SendError> {
-        let bad = |what: &str, e: String| SendError::Permanent { message: format!("{what}: {e}"), code: None, suppress: false };
-        let from: Mailbox = m.from.parse().map_err(|e: lettre::address::AddressError| bad("sender address", e.to_string()))?;
-        let to: Mailbox = m.to.parse().map_err(|e: lettre::address::AddressError| bad("recipient address", e.to_string()))?;
-        let mut b = Message::builder()
-            .from(from)
-            .to(to)
-            .subject(m.subject.clone().unwrap_or_default())
-            .message_id(Some(message_id(m.id, &m.from)));
-        for (name, value) in &m.headers {
-            let name = HeaderName::new_from_ascii(name.clone()).map_err(|e| bad("header", e.to_string()))?;
-            b = b.raw_header(HeaderValue::new(name, value.clone()));
-        }
-        let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(m.body.clone());
-        let body = match &m.html {
-            Some(html) => MultiPart::alternative()
-                .singlepart(text)
-                .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html.clone())),
-            None => MultiPart::mixed().singlepart(text),
-        };
-        b.multipart(body).map_err(|e| bad("building the email", e.to_string()))
+/// The message as RFC 5322: what SMTP hands over, and what Gmail's API takes encoded.
+pub fn build(m: &Outgoing) -> Result<Message, SendError> {
+    let bad = |what: &str, e: String| SendError::Permanent { message: format!("{what}: {e}"), code: None, suppress: false };
+    let from: Mailbox = m.from.parse().map_err(|e: lettre::address::AddressError| bad("sender address", e.to_string()))?;
+    let to: Mailbox = m.to.parse().map_err(|e: lettre::address::AddressError| bad("recipient address", e.to_string()))?;
+    let mut b = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(m.subject.clone().unwrap_or_default())
+        .message_id(Some(message_id(m.id, &m.from)));
+    for (name, value) in &m.headers {
+        let name = HeaderName::new_from_ascii(name.clone()).map_err(|e| bad("header", e.to_string()))?;
+        b = b.raw_header(HeaderValue::new(name, value.clone()));
     }
+    let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(m.body.clone());
+    let body = match &m.html {
+        Some(html) => MultiPart::alternative()
+            .singlepart(text)
+            .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html.clone())),
+        None => MultiPart::mixed().singlepart(text),
+    };
+    b.multipart(body).map_err(|e| bad("building the email", e.to_string()))
 }
 
 impl Provider for SmtpSender {
@@ -72,7 +73,7 @@ impl Provider for SmtpSender {
     }
 
     async fn send(&self, m: &Outgoing) -> Result<Accepted, SendError> {
-        let message = Self::build(m)?;
+        let message = build(m)?;
         match self.transport.send(message).await {
             Ok(response) => Ok(Accepted { provider_id: message_id(m.id, &m.from), status: Some(response.code().to_string()) }),
             Err(e) if e.is_permanent() => Err(SendError::Permanent { message: format!("SMTP refused: {e}"), code: None, suppress: false }),

@@ -254,6 +254,12 @@ fn Message(m: HistoryMessage) -> impl IntoView {
                 {m.subject.map(|s| view! { <p class="font-medium">{s}</p> })}
                 // A voicemail's body is what was spoken, not a text the contact read.
                 {(m.channel == Channel::Voicemail).then(|| view! { <p class="text-[11px] font-medium opacity-80">"Script"</p> })}
+                // Shown, but not the contact writing: it neither paused nor counted as a reply.
+                {m.auto_kind.as_deref().map(|k| view! {
+                    <p class="text-[11px] font-semibold uppercase tracking-wide text-amber-700" data-testid="message-auto">
+                        {if k == "bounce" { "Bounce: the address refused the email" } else { "Automatic reply" }}
+                    </p>
+                })}
                 <p class="whitespace-pre-wrap">{m.body}</p>
                 {m.media.into_iter().map(|f| match f.state {
                     MediaState::Stored if f.is_audio() => view! {

@@ -2,8 +2,12 @@
 //! the voicemail accounts, password, and (admins) the organisation.
 use crate::api::account::{change_password, get_profile, get_twilio_account, set_twilio_account, update_profile};
 use crate::api::admin::{get_org, update_org};
+use crate::api::google::{disconnect_google, get_google_account, sync_google_now};
+use crate::api::bonzo::{get_bonzo, set_bonzo_account, set_sms_provider};
 use crate::api::voicemail::{get_voicemail_accounts, set_elevenlabs_key, set_slybroadcast_account};
 use crate::domain::AppError;
+use crate::domain::bonzo::{BonzoAccountInput, BonzoView, SmsProvider};
+use crate::domain::google::GoogleAccountView;
 use crate::domain::org::OrgSettings;
 use crate::domain::user::{Profile, ProfileUpdate, SmtpTls, TwilioAccountInput, TwilioAccountView};
 use crate::domain::voicemail::{SlybroadcastAccountInput, VoicemailAccountsView};
@@ -21,6 +25,8 @@ pub fn SettingsPage() -> impl IntoView {
         <div class="space-y-6">
             <Loaded resource=profile render={|p: Profile| view! { <ProfileForm profile=p/> }}/>
             <TwilioCard/>
+            <BonzoCard/>
+            <GoogleCard/>
             <VoicemailCard/>
             <PasswordForm/>
             {move || is_admin.get().then(|| view! { <OrgForm/> })}
@@ -163,6 +169,90 @@ fn TwilioForm(org: bool, current: RwSignal<TwilioAccountView>) -> impl IntoView 
     let login = Login { label: "Account SID", name: "account_sid", kind: "text", placeholder: "AC…" };
     view! {
         <CredentialForm org title testid what="Twilio account" noun="account" login secret=("Auth token", "auth_token") removable send/>
+    }
+}
+
+/// Whether texts go out through Twilio or Bonzo (the user's choice, else the organisation's),
+/// the Bonzo tokens (own, and for admins the organisation's), and for admins the
+/// organisation's default and the URL to paste into Bonzo's event hooks.
+#[component]
+fn BonzoCard() -> impl IntoView {
+    let bonzo = Resource::new(|| (), |_| get_bonzo());
+    let is_admin = use_is_admin();
+    view! {
+        <section class=CARD aria-labelledby="bonzo-heading" data-testid="bonzo-card">
+            <h2 id="bonzo-heading" class="text-lg font-semibold">"Bonzo (SMS)"</h2>
+            <Loaded resource=bonzo render=move |v: BonzoView| {
+                let current = RwSignal::new(v);
+                view! {
+                    <p class="mt-1 text-sm" data-testid="bonzo-status">
+                        {move || current.with(|b| {
+                            let why = if b.choice.is_some() { "your choice" } else { "the organisation's choice" };
+                            let account = match (&b.account, b.own) {
+                                (Some(a), true) => format!("Your Bonzo token ({a}) is set."),
+                                (Some(a), false) => format!("The organisation's Bonzo token ({a}) applies."),
+                                (None, _) => "No Bonzo token applies: texts cannot go out through Bonzo until one is set.".into(),
+                            };
+                            format!("Your texts go out through {} ({why}). {account}", b.effective.label())
+                        })}
+                    </p>
+                    <ProviderChoice org=false current/>
+                    <BonzoForm org=false current/>
+                    {move || is_admin.get().then(|| view! {
+                        <ProviderChoice org=true current/>
+                        <BonzoForm org=true current/>
+                        <label class="mt-4 block border-t border-slate-100 pt-4 text-sm">
+                            <span class="font-medium text-slate-700">"Event hook URL (paste it into Bonzo's event hooks; it holds a secret)"</span>
+                            <input type="text" readonly class="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 font-mono text-xs"
+                                data-testid="bonzo-webhook-url" prop:value=move || current.with(|b| b.webhook_url.clone().unwrap_or_default())/>
+                        </label>
+                    })}
+                }
+            }/>
+        </section>
+    }
+}
+
+/// The user's choice of provider (or following the organisation's), or with `org` the
+/// organisation's default.
+#[component]
+fn ProviderChoice(org: bool, current: RwSignal<BonzoView>) -> impl IntoView {
+    let toasts = use_toasts();
+    let change = move |ev: leptos::ev::Event| {
+        let choice = event_target_value(&ev);
+        leptos::task::spawn_local(async move {
+            match set_sms_provider(choice, org).await {
+                Ok(v) => {
+                    current.set(v);
+                    toasts.success("Saved");
+                }
+                Err(e) => toasts.error(e.error),
+            }
+        });
+    };
+    let selected = move || current.with(|b| if org { b.org_default.as_str() } else { b.choice.map_or("", SmsProvider::as_str) }.to_string());
+    let label = if org { "The organisation's texts go out through (for everyone who did not choose)" } else { "My texts go out through" };
+    view! {
+        <label class="mt-4 block text-sm">
+            <span class="font-medium text-slate-700">{label}</span>
+            <select name=if org { "org_sms_provider" } else { "sms_provider" } class="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2"
+                on:change=change prop:value=selected>
+                {(!org).then(|| view! { <option value="">"The organisation's choice"</option> })}
+                {SmsProvider::ALL.iter().map(|p| view! { <option value=p.as_str()>{p.label()}</option> }).collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// Sets or removes one Bonzo API token: the user's own, or with `org` the organisation's.
+#[component]
+fn BonzoForm(org: bool, current: RwSignal<BonzoView>) -> impl IntoView {
+    let send = move |label, api_token| async move { set_bonzo_account(BonzoAccountInput { label, api_token }, org).await.map(|v| current.set(v)) };
+    let removable = Signal::derive(move || org || current.with(|b| b.own));
+    let (title, testid) = if org { ("The organisation's Bonzo token (for everyone without their own)", "bonzo-org") } else { ("Your own Bonzo token", "bonzo-own") };
+    let login = Login { label: "Bonzo user or business", name: "bonzo_label", kind: "text", placeholder: "e.g. your Bonzo login" };
+    view! {
+        <CredentialForm org title testid what="Bonzo token" noun="token" login secret=("API token", "bonzo_token") removable send/>
     }
 }
 
@@ -379,5 +469,85 @@ fn OrgForm() -> impl IntoView {
                 </form>
             }
         }}/>
+    }
+}
+
+/// The user's own Google account: connect it (a redirect to Google and back), see whether
+/// Google still accepts Turnout's access, sync its mail now, disconnect it.
+#[component]
+fn GoogleCard() -> impl IntoView {
+    let toasts = use_toasts();
+    let account = Resource::new(|| (), |_| get_google_account());
+    // The callback comes back here saying how the connection went.
+    let query = leptos_router::hooks::use_query_map();
+    let outcome = move || {
+        query.with(|q| match q.get("google").as_deref() {
+            Some("connected") => Some((false, "Google connected: your campaign email now goes out from it.".to_string())),
+            Some("error") => Some((true, format!("Google was not connected: {}", q.get("reason").unwrap_or_default()))),
+            _ => None,
+        })
+    };
+    let busy = RwSignal::new(false);
+    let sync = move |current: RwSignal<GoogleAccountView>| {
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match sync_google_now().await {
+                Ok(r) => toasts.success(format!("Synced: {} new, {} replies, {} automatic, {} bounced", r.fetched, r.replies, r.auto_replies, r.bounces)),
+                Err(e) => toasts.error(e.error),
+            }
+            if let Ok(v) = get_google_account().await {
+                current.set(v);
+            }
+            busy.set(false);
+        });
+    };
+    let disconnect = move |current: RwSignal<GoogleAccountView>| {
+        leptos::task::spawn_local(async move {
+            match disconnect_google().await {
+                Ok(v) => {
+                    current.set(v);
+                    toasts.success("Google disconnected");
+                }
+                Err(e) => toasts.error(e.error),
+            }
+        });
+    };
+    view! {
+        <section class=CARD aria-labelledby="google-heading" data-testid="google-card">
+            <h2 id="google-heading" class="text-lg font-semibold">"Google"</h2>
+            {move || outcome().map(|(bad, text)| view! { <p class="mt-1 text-sm" class=("text-red-700", bad) class=("text-emerald-700", !bad)>{text}</p> })}
+            <Loaded resource=account render=move |v: GoogleAccountView| {
+                let current = RwSignal::new(v);
+                move || {
+                    let v = current.get();
+                    let status = match (v.configured, v.email.as_deref(), v.state.as_deref()) {
+                        (false, _, _) => "Not available: an administrator has not set up Google sign-in.".to_string(),
+                        (_, None, _) => "Not connected: your campaign email goes out by SMTP (or the sandbox).".to_string(),
+                        (_, Some(e), Some("reconnect")) => format!("Google no longer accepts Turnout's access to {e}: reconnect to send and sync again."),
+                        (_, Some(e), _) => match v.last_sync_at {
+                            Some(at) => format!("Connected as {e}; mail last synced {}.", at.format("%Y-%m-%d %H:%M UTC")),
+                            None => format!("Connected as {e}; not synced yet."),
+                        },
+                    };
+                    let connect_label = if v.state.as_deref() == Some("reconnect") { "Reconnect Google" } else { "Connect Google" };
+                    view! {
+                        <p class="mt-1 text-sm" data-testid="google-status">{status}</p>
+                        {v.last_error.clone().filter(|_| v.state.as_deref() == Some("connected")).map(|e| view! { <p class="mt-1 text-sm text-red-700">{format!("Last sync failed: {e}")}</p> })}
+                        <div class="mt-4 flex flex-wrap gap-2">
+                            {(v.configured && v.state.as_deref() != Some("connected")).then(|| view! {
+                                // A full page load: the server redirects to Google.
+                                <a class=BUTTON href="/api/google/connect" rel="external" data-testid="google-connect">{connect_label}</a>
+                            })}
+                            {(v.state.as_deref() == Some("connected")).then(|| view! {
+                                <button type="button" class=BUTTON disabled=busy on:click=move |_| sync(current) data-testid="google-sync">"Sync now"</button>
+                            })}
+                            {v.email.is_some().then(|| view! {
+                                <button type="button" class=BUTTON_QUIET on:click=move |_| disconnect(current) data-testid="google-disconnect">"Disconnect"</button>
+                            })}
+                        </div>
+                    }
+                }
+            }/>
+        </section>
     }
 }
