@@ -140,6 +140,9 @@ async fn every_rest_route_enforces_the_access_table(pool: PgPool) {
     let mut n = 0;
     let rows: Vec<(&str, String, Option<Value>, Expect)> = vec![
         ("GET", "/api/me".into(), None, SIGNED_IN),
+        // The API's own description is public.
+        ("GET", "/api/openapi.json".into(), None, [200, 200, 200, 200]),
+        ("GET", "/api/docs".into(), None, [200, 200, 200, 200]),
         ("GET", "/api/me/profile".into(), None, SIGNED_IN),
         ("PUT", "/api/me/profile".into(), Some(profile_update()), SIGNED_IN),
         ("POST", "/api/me/password".into(), Some(json!({"current": "wrong-password", "new": "whatever-123"})), [401, 422, 422, 422]),
@@ -181,6 +184,8 @@ async fn every_rest_route_enforces_the_access_table(pool: PgPool) {
         ("POST", "/api/twilio/status".into(), Some(json!({})), [403, 403, 403, 403]),
         ("POST", "/api/twilio/inbound-sms".into(), Some(json!({})), [403, 403, 403, 403]),
         ("POST", "/api/bonzo/webhook/not-the-secret".into(), Some(json!({})), [404, 404, 404, 404]),
+        // Prometheus' scrape answers to its own token, not to a session; none is set here.
+        ("GET", "/metrics".into(), None, [404, 404, 404, 404]),
         // Google is not set up in this app: signed in, Connect says so; the callback ends on
         // Settings saying what went wrong (the redirect is followed to the page).
         ("GET", "/api/google/connect".into(), None, [401, 422, 422, 422]),

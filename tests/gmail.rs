@@ -666,7 +666,8 @@ async fn replies_are_matched_by_thread_by_reference_and_by_sender_and_other_mail
     assert!(answer.references.as_deref().unwrap_or_default().contains(pats_id), "{:?}", answer.references);
     assert!(answer.subject.as_deref().unwrap_or_default().contains("Join us on the 20th"), "Gmail threads only when the subject matches: {:?}", answer.subject);
     let row: (Option<String>, Option<String>, Option<String>) = sqlx::query_as(
-        "SELECT provider, provider_message_id, provider_thread_id FROM messages WHERE conversation_id = $1 AND direction = 'out' ORDER BY created_at DESC LIMIT 1",
+        // The manual clock stands still: the id (UUIDv7) orders rows written at the same time.
+        "SELECT provider, provider_message_id, provider_thread_id FROM messages WHERE conversation_id = $1 AND direction = 'out' ORDER BY created_at DESC, id DESC LIMIT 1",
     )
     .bind(conversation)
     .fetch_one(&app.pool)

@@ -39,6 +39,7 @@ string_enum! {
 
 /// A campaign as listed: who owns it, when the event is, how many contacts are in it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CampaignSummary {
     pub id: Uuid,
     pub name: String,
@@ -55,6 +56,7 @@ pub struct CampaignSummary {
 
 /// The dashboard's counts, each exact and limited to what the viewer may see.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DashboardCounts {
     pub campaigns_active: i64,
     pub campaigns_total: i64,
@@ -67,6 +69,7 @@ pub struct DashboardCounts {
 /// What a BDR (for themselves) or an admin (for anyone) fills in to start a campaign from a
 /// published template version. The event start is local time in `event_time_zone`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewCampaignInput {
     pub name: String,
     pub template_version_id: Option<Uuid>,
@@ -85,6 +88,7 @@ pub struct NewCampaignInput {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct CampaignFilter {
     #[serde(default)]
     pub status: Option<CampaignStatus>,
@@ -100,6 +104,7 @@ pub struct CampaignFilter {
 
 /// One contact's place in a campaign.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EnrollmentView {
     pub id: Uuid,
     pub contact_id: Uuid,
@@ -115,6 +120,7 @@ pub struct EnrollmentView {
 
 /// Where a campaign's contacts are, per funnel step.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NodeCounts {
     pub node: String,
     /// Waiting for a later time (a wait, a reply window).
@@ -151,6 +157,7 @@ impl EnrollmentAction {
 
 /// What activating (or resuming) would do, computed without sending anything.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DryRun {
     /// Contacts the engine would work.
     pub contacts: i64,
@@ -165,6 +172,7 @@ pub struct DryRun {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PlannedSend {
     pub contact_name: String,
     pub node: String,
@@ -173,6 +181,7 @@ pub struct PlannedSend {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HeldReason {
     pub node: String,
     pub reason: String,
@@ -181,6 +190,7 @@ pub struct HeldReason {
 
 /// What a test send to yourself did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TestSendResult {
     pub channel: Channel,
     pub to: String,
@@ -190,6 +200,7 @@ pub struct TestSendResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CampaignDetail {
     pub summary: CampaignSummary,
     pub join_link: Option<String>,
@@ -207,6 +218,7 @@ pub struct CampaignDetail {
 
 /// A campaign's send window, as its settings form shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SendWindowView {
     /// `HH:MM`
     pub start: String,
@@ -227,6 +239,7 @@ string_enum! {
 
 /// A queued one-off send (`execute-sms`): follow it as the campaign `job_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct QueuedJob {
     pub job_id: Uuid,
     pub queued: i64,

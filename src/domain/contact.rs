@@ -75,6 +75,7 @@ pub fn check_mapping(headers: &[String], mapping: &[ImportField]) -> Result<(), 
 
 /// An import as its owner sees it: the file, the mapping and, once started, its progress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ImportView {
     pub id: Uuid,
     pub campaign_id: Uuid,
@@ -106,6 +107,7 @@ impl ImportView {
 
 /// What narrows the Leads list. Empty fields do not filter.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema, utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct LeadFilter {
     #[serde(default)]
     pub q: String,
@@ -122,6 +124,7 @@ pub struct LeadFilter {
 
 /// One contact in one campaign.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Lead {
     pub enrollment_id: Uuid,
     pub contact_id: Uuid,
@@ -141,6 +144,7 @@ pub struct Lead {
 /// A page of leads, newest first; `next` is the cursor of the following page and `total`
 /// counts every lead the filter matches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LeadPage {
     pub leads: Vec<Lead>,
     pub next: Option<Uuid>,
@@ -149,6 +153,7 @@ pub struct LeadPage {
 
 /// A status change for the chosen leads, or with `all_matching` for every lead the filter matches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BulkStatusChange {
     #[serde(default)]
     pub ids: Vec<Uuid>,
@@ -162,6 +167,7 @@ pub struct BulkStatusChange {
 /// One thing that happened with a contact: a message, or a step the engine (or a user) took
 /// on one of their enrollments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TimelineEntry {
     pub at: DateTime<Utc>,
     pub campaign_name: Option<String>,
@@ -173,6 +179,7 @@ pub struct TimelineEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TimelineEvent {
     Message {
@@ -195,6 +202,7 @@ pub enum TimelineEvent {
 
 /// A contact's shared fields, the enrollments the viewer may see, and what happened, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ContactDetail {
     pub id: Uuid,
     pub name: String,

@@ -7,6 +7,7 @@ use uuid::Uuid;
 /// Reusable message content: an SMS, an email (subject, text and HTML bodies) or a
 /// voicemail script, with merge tags.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ContentView {
     pub id: Uuid,
     pub name: String,
@@ -18,6 +19,7 @@ pub struct ContentView {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ContentInput {
     pub name: String,
     pub channel: Option<Channel>,
@@ -31,6 +33,7 @@ pub struct ContentInput {
 /// Content as one contact would receive it. `problem` says why it could not be rendered
 /// (a missing value with no fallback): that contact's step would be held.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Preview {
     pub subject: Option<String>,
     pub body: Option<String>,

@@ -42,6 +42,7 @@ impl NodeKind {
 /// A node as stored and edited. `kind` stays text so a stored graph with an unknown type
 /// can still be loaded, shown and fixed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NodeDraft {
     pub key: String,
     #[serde(rename = "type")]
@@ -53,6 +54,7 @@ pub struct NodeDraft {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EdgeDraft {
     pub from: String,
     pub to: String,
@@ -61,6 +63,7 @@ pub struct EdgeDraft {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GraphDraft {
     pub nodes: Vec<NodeDraft>,
     pub edges: Vec<EdgeDraft>,
@@ -240,6 +243,7 @@ pub fn parse_hhmm(s: &str) -> Option<(u32, u32)> {
 
 /// What is wrong with a draft; `node` names the node when one is to blame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GraphIssue {
     pub node: Option<String>,
     pub message: String,

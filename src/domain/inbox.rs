@@ -14,6 +14,7 @@ string_enum! {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct InboxFilter {
     #[serde(default)]
     pub view: Option<InboxView>,
@@ -30,6 +31,7 @@ pub struct InboxFilter {
 
 /// One conversation in the inbox list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InboxItem {
     pub id: Uuid,
     pub channel: Channel,
@@ -58,6 +60,7 @@ impl InboxItem {
 
 /// What the navigation shows next to "Inbox".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InboxCounts {
     pub unread: i64,
     pub needs_reply: i64,
@@ -65,6 +68,7 @@ pub struct InboxCounts {
 
 /// A message in a contact's history, on any channel and from any campaign the viewer may see.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HistoryMessage {
     pub id: Uuid,
     pub conversation_id: Uuid,
@@ -88,6 +92,7 @@ pub struct HistoryMessage {
 
 /// Where the contact is in one campaign's funnel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FunnelPosition {
     pub enrollment_id: Uuid,
     pub campaign_id: Uuid,
@@ -100,6 +105,7 @@ pub struct FunnelPosition {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ScheduledReplyView {
     pub id: Uuid,
     pub body: String,
@@ -110,6 +116,7 @@ pub struct ScheduledReplyView {
 
 /// Someone a conversation can be assigned to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Assignee {
     pub id: Uuid,
     pub name: String,
@@ -117,6 +124,7 @@ pub struct Assignee {
 
 /// A conversation opened: the contact's whole visible history and what can be done next.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConversationView {
     pub item: InboxItem,
     pub history: Vec<HistoryMessage>,
@@ -163,12 +171,14 @@ impl ReplyText {
 
 /// What a reply did: sent now (the message) or scheduled (the scheduled row).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ReplyOutcome {
     pub message_id: Option<Uuid>,
     pub scheduled_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Snippet {
     pub id: Uuid,
     pub name: String,
@@ -176,6 +186,7 @@ pub struct Snippet {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SnippetInput {
     pub name: String,
     pub body: String,

@@ -8,6 +8,7 @@ string_enum! {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MediaView {
     pub id: Uuid,
     pub content_type: String,

@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 /// The organisation's settings: its name, the time zone schedules default to, the
 /// postal address that email footers must carry, the phrases that make a reply an RSVP.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OrgSettings {
     pub name: String,
     pub time_zone: String,

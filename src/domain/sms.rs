@@ -6,12 +6,14 @@ const GSM_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæ
 const GSM_EXTENDED: &str = "^{}\\[~]|€\u{000C}";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Encoding {
     Gsm7,
     Ucs2,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SmsLength {
     pub encoding: Encoding,
     /// Characters as the carrier counts them: septets for GSM-7, UTF-16 units for UCS-2.

@@ -9,6 +9,7 @@ string_enum! {
 
 /// A funnel template as listed: its latest version and how many campaigns use it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TemplateSummary {
     pub id: Uuid,
     pub name: String,
@@ -21,6 +22,7 @@ pub struct TemplateSummary {
 
 /// A published version of a template, immutable once made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VersionInfo {
     pub id: Uuid,
     pub version: i32,
@@ -30,6 +32,7 @@ pub struct VersionInfo {
 
 /// A template with its editable draft graph and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TemplateDetail {
     pub id: Uuid,
     pub name: String,

@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 /// A user as others see them: never a password hash or a secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserView {
     pub id: Uuid,
     pub email: String,
@@ -16,12 +17,14 @@ pub struct UserView {
 
 /// `POST /api/auth/login`'s answer, as in the seed: `{token, user}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
     pub token: String,
     pub user: UserView,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
@@ -30,6 +33,7 @@ pub struct LoginRequest {
 /// An admin creating a user. Without a password the user gets an emailed invitation
 /// (or the admin a one-time link to pass on when no system mail sender is set up).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewUser {
     pub email: String,
     pub name: String,
@@ -39,6 +43,7 @@ pub struct NewUser {
 
 /// An admin's change to a user; absent fields stay as they are.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserUpdate {
     pub name: Option<String>,
     pub role: Option<Role>,
@@ -48,6 +53,7 @@ pub struct UserUpdate {
 /// What creating a user or resetting a password produced. `link` is set only when no
 /// system mail sender is configured, so the admin can hand it over.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InviteOutcome {
     pub user: UserView,
     pub emailed: bool,
@@ -72,6 +78,7 @@ impl SmtpTls {
 /// A user's own profile and sending identities. The SMTP password is write-only:
 /// the browser only learns whether one is stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Profile {
     pub id: Uuid,
     pub email: String,
@@ -92,6 +99,7 @@ pub struct Profile {
 /// A change to one's own profile. Empty strings clear a field; `smtp_password` of `None`
 /// keeps the stored secret, `Some("")` removes it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ProfileUpdate {
     pub name: String,
     #[serde(default)]
@@ -107,6 +115,7 @@ pub struct ProfileUpdate {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PasswordChange {
     pub current: String,
     pub new: String,
@@ -126,6 +135,7 @@ pub fn check_new_password(password: &str) -> Result<(), String> {
 
 /// A Twilio account to send SMS through; an empty sid removes it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TwilioAccountInput {
     pub account_sid: String,
     #[serde(default)]
@@ -134,6 +144,7 @@ pub struct TwilioAccountInput {
 
 /// Which Twilio account applies, never with its token. None: the sandbox sends.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TwilioAccountView {
     pub account_sid: Option<String>,
     /// The user's own account rather than the organisation's.

@@ -185,7 +185,7 @@ pub async fn email_reply_match(db: &mut sqlx::PgConnection, user: Uuid, thread: 
         r#"SELECT c.contact_id AS "contact_id!", m.campaign_id, c.address FROM messages m JOIN conversations c ON c.id = m.conversation_id
            WHERE m.direction = 'out' AND m.sent_by = $1 AND c.contact_id IS NOT NULL AND c.channel = 'email'
              AND ((m.provider = 'gmail' AND m.provider_thread_id = $2) OR m.message_id_header = ANY($3))
-           ORDER BY (m.provider_thread_id IS NOT DISTINCT FROM $2) DESC, m.created_at DESC
+           ORDER BY (m.provider_thread_id IS NOT DISTINCT FROM $2) DESC, m.created_at DESC, m.id DESC
            LIMIT 1"#,
         user,
         thread,
@@ -206,7 +206,7 @@ pub async fn email_answered(pool: &PgPool, outgoing: Uuid) -> Result<Option<Answ
         Answering,
         "SELECT m.provider_thread_id AS thread_id, m.message_id_header FROM messages o JOIN messages m ON m.conversation_id = o.conversation_id
          WHERE o.id = $1 AND m.direction = 'in' AND m.provider = 'gmail' AND m.auto_kind IS NULL
-         ORDER BY m.created_at DESC LIMIT 1",
+         ORDER BY m.created_at DESC, m.id DESC LIMIT 1",
         outgoing
     )
     .fetch_optional(pool)

@@ -38,10 +38,17 @@ fn conflict_message(constraint: Option<&str>) -> String {
     }
 }
 
+/// What every failed REST call answers, with the error's status.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A message safe to show the user.
+    pub error: String,
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(serde_json::json!({ "error": self.error }))).into_response()
+        (status, Json(ErrorBody { error: self.error })).into_response()
     }
 }
 

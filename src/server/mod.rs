@@ -21,6 +21,7 @@ pub mod imports;
 pub mod inbox;
 pub mod mail;
 pub mod media;
+pub mod metrics;
 pub mod middleware;
 pub mod org;
 pub mod outbound;
@@ -104,6 +105,8 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), String>
     // Connected Gmail mailboxes are synced on a schedule.
     tokio::spawn(gmail::worker(state.clone()));
     let app = router(state);
+    // After `router`, which installs the recorder when a metrics token is set.
+    tokio::spawn(metrics::upkeep(shutdown.clone()));
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown({
             let shutdown = shutdown.clone();
@@ -164,12 +167,19 @@ pub fn router(state: AppState) -> Router {
         move || provide_context(state.clone())
     };
     let leptos = state.leptos.clone();
+    // Recording costs nothing to a server nobody scrapes: the recorder is installed only
+    // once a token lets someone read it.
+    if !state.settings.metrics_token.is_empty() {
+        metrics::install();
+    }
     let router = Router::new()
         .merge(http::routes())
         .route("/api/fn/{*fn_name}", axum::routing::post(server_fns).get(server_fns))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(axum::middleware::from_fn(middleware::json_errors))
+        // Inside the routing, so the matched route template is known.
+        .layer(axum::middleware::from_fn(metrics::track_http))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::same_origin))
         .with_state(state);
     telemetry::layer(router)

@@ -7,7 +7,7 @@ use crate::domain::AppError;
 use crate::domain::bonzo::SmsProvider;
 use crate::domain::campaign::{Channel, Direction};
 use crate::domain::inbox::{Event, EventKind};
-use crate::server::{conversations, realtime};
+use crate::server::{conversations, metrics, realtime};
 use crate::server::providers::{self, Outgoing, Route, SANDBOX_ACCOUNT_SID, SendError, SenderIdentity};
 use crate::server::state::AppState;
 use chrono::{DateTime, Utc};
@@ -143,6 +143,7 @@ async fn try_send(state: &AppState, id: Uuid, via: Via<'_>) -> Result<(), AppErr
         // It may have gone out: never sent again blindly.
         Err(SendError::Ambiguous { message }) => ("unknown", None, None, Some(message), None),
     };
+    metrics::message_outcome(provider, m.channel, send_state);
     sqlx::query!(
         "UPDATE messages SET send_state = $2, provider = $3, provider_message_id = coalesce($4, provider_message_id),
                 delivery_status = CASE WHEN delivery_rank($5) >= delivery_rank(delivery_status) THEN coalesce($5, delivery_status)

@@ -4,7 +4,7 @@
 use crate::domain::AppError;
 use crate::domain::inbox::Event;
 use crate::server::auth::AuthUser;
-use crate::server::error::internal;
+use crate::server::error::{ErrorBody, internal};
 use crate::server::state::AppState;
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -127,6 +127,16 @@ pub async fn visible(pool: &PgPool, user: &AuthUser, event: &Event) -> Result<bo
 /// `GET /api/events`: the signed-in user's events as they happen. Each is an SSE `change`
 /// with the event as JSON; `resync` means some were missed and everything should be
 /// fetched again. The stream ends on shutdown.
+#[utoipa::path(
+    get,
+    path = "/api/events",
+    tag = "inbox",
+    operation_id = "realtime_events",
+    responses(
+        (status = 200, description = "Server-sent events: `change` with the event as JSON, `resync` after missed ones", body = String, content_type = "text/event-stream"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ),
+)]
 pub async fn events(State(state): State<AppState>, user: AuthUser) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = state.events.subscribe();
     let stream = futures_util::stream::unfold((rx, state, user), |(mut rx, state, user)| async move {

@@ -326,7 +326,6 @@ impl VoicemailSender {
 /// organisation's) or the sandbox.
 pub fn route(
     speaker: &Arc<Speaker>,
-    http: &reqwest::Client,
     sandbox: &Arc<Sandbox>,
     s: &SenderIdentity,
 ) -> Result<(VoicemailSender, String), String> {
@@ -337,7 +336,7 @@ pub fn route(
     };
     let from = s.vm_caller_id.clone().ok_or_else(|| format!("{} has no voicemail caller id (Settings › Sending identities)", s.name))?;
     let password = speaker.keys.open(sealed).map_err(|_| "the Slybroadcast password cannot be read; enter it again".to_string())?;
-    let client = Slybroadcast::new(http.clone(), &speaker.settings.slybroadcast_api_base, uid.clone(), password);
+    let client = Slybroadcast::new(speaker.http.clone(), &speaker.settings.slybroadcast_api_base, uid.clone(), password);
     Ok((VoicemailSender { speaker: speaker.clone(), speech, dropper: Dropper::Slybroadcast(client) }, from))
 }
 

@@ -12,7 +12,7 @@ use crate::domain::walk::{Facts, Start, Stop, Walked, walk};
 use crate::server::providers::{self, Accepted, Outgoing, Reconciled, Route, SendError, SenderIdentity};
 use crate::server::state::AppState;
 use crate::server::templates::{self, GraphOwner};
-use crate::server::org;
+use crate::server::{metrics, org};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use futures_util::StreamExt;
@@ -49,6 +49,10 @@ pub async fn run_once(state: &AppState) -> Result<Report, AppError> {
     let claimed = store::claim(&mut tx, now, state.settings.engine_batch_size.max(1)).await?;
     if claimed.is_empty() {
         return Ok(Report::default());
+    }
+    // New enrollments are due at 'epoch' ("at once"): they have no due time to be late for.
+    for due in claimed.iter().filter_map(|c| c.next_run_at).filter(|due| due.timestamp() > 0) {
+        metrics::engine_lateness((now - due).num_milliseconds() as f64 / 1000.0);
     }
     let mut ids: Vec<Uuid> = claimed.iter().map(|c| c.campaign_id).collect();
     ids.sort();
@@ -695,6 +699,7 @@ async fn finish(state: &AppState, results: Vec<Called>) -> Result<(), AppError> 
         };
         match outcome {
             Outcome::Sent(a) => {
+                metrics::message_outcome(provider, p.channel, "sent");
                 msgs.push(SendResult { provider_id: Some(a.provider_id), delivery_status: a.status, sent_at: Some(now), extra_attempt: false, ..result("sent") });
                 let mut u = p.update.clone();
                 u.last_sent_at = Some(now);
@@ -702,6 +707,7 @@ async fn finish(state: &AppState, results: Vec<Called>) -> Result<(), AppError> 
                 out.after_send(&p.job, &p.node, u, None, now);
             }
             Outcome::Failed { message, code, suppress } => {
+                metrics::message_outcome(provider, p.channel, "failed");
                 if suppress {
                     out.suppress.push((p.channel, call.outgoing.to.clone(), message.clone(), provider));
                 }
@@ -713,11 +719,14 @@ async fn finish(state: &AppState, results: Vec<Called>) -> Result<(), AppError> 
                 let mut u = p.update.clone();
                 u.lease_until = None;
                 if attempts >= state.settings.engine_max_attempts {
+                    metrics::message_outcome(provider, p.channel, "failed");
                     let reason = format!("Gave up after {attempts} tries: {message}");
                     msgs.push(SendResult { error: Some(reason.clone()), ..result("failed") });
                     out.after_send(&p.job, &p.node, u, Some(reason), now);
                     continue;
                 }
+                metrics::message_outcome(provider, p.channel, "retry");
+                metrics::engine_retry();
                 let delay = backoff(attempts, after);
                 // A possibly-delivered message stays `sending`, so the retry reconciles first.
                 msgs.push(SendResult { error: Some(message.clone()), ..result(if ambiguous { "sending" } else { "queued" }) });
@@ -728,6 +737,7 @@ async fn finish(state: &AppState, results: Vec<Called>) -> Result<(), AppError> 
                 out.updates.push(u);
             }
             Outcome::Unknown(why) => {
+                metrics::message_outcome(provider, p.channel, "unknown");
                 let reason = format!("Unknown whether the message went out ({why}); resolve it on the campaign page");
                 msgs.push(SendResult { error: Some(reason.clone()), ..result("unknown") });
                 let mut u = p.update.clone();

@@ -2,6 +2,7 @@ use crate::domain::AppError;
 use crate::domain::campaign::{CampaignAction, CampaignDetail, CampaignFilter, CampaignSummary, NewCampaignInput};
 use crate::domain::funnel::GraphDraft;
 use crate::server::auth::AuthUser;
+use crate::server::error::ErrorBody;
 use crate::server::state::AppState;
 use crate::server::{campaigns, engine};
 use axum::Json;
@@ -10,6 +11,17 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use uuid::Uuid;
 
+#[utoipa::path(
+    get,
+    path = "/api/campaigns",
+    tag = "campaigns",
+    operation_id = "campaigns_list",
+    params(CampaignFilter),
+    responses(
+        (status = 200, description = "The user's campaigns", body = Vec<CampaignSummary>),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -18,6 +30,19 @@ pub async fn list(
     Ok(Json(campaigns::list(&state.pool, &user, &filter).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/campaigns",
+    tag = "campaigns",
+    operation_id = "campaigns_create",
+    request_body = NewCampaignInput,
+    responses(
+        (status = 201, description = "Created", body = CampaignDetail),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -26,15 +51,42 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(campaigns::create(&state, &user, &input).await?)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/campaigns/{id}",
+    tag = "campaigns",
+    operation_id = "campaigns_get",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    responses(
+        (status = 200, description = "The campaign", body = CampaignDetail),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+    ),
+)]
 pub async fn get(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> Result<Json<CampaignDetail>, AppError> {
     Ok(Json(campaigns::detail(&state.pool, &user, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Act {
     action: CampaignAction,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/campaigns/{id}/actions",
+    tag = "campaigns",
+    operation_id = "campaigns_act",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    request_body = Act,
+    responses(
+        (status = 200, description = "Done", body = CampaignDetail),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+        (status = 409, description = "Not in a state that allows it", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    ),
+)]
 pub async fn act(
     State(state): State<AppState>,
     user: AuthUser,
@@ -44,6 +96,21 @@ pub async fn act(
     Ok(Json(campaigns::act(&state, &user, id, body.action).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/campaigns/{id}/graph",
+    tag = "campaigns",
+    operation_id = "campaigns_save_graph",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    request_body = GraphDraft,
+    responses(
+        (status = 200, description = "Saved", body = CampaignDetail),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+        (status = 409, description = "Not in a state that allows it", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    ),
+)]
 pub async fn save_graph(
     State(state): State<AppState>,
     user: AuthUser,
@@ -53,12 +120,26 @@ pub async fn save_graph(
     Ok(Json(campaigns::save_graph(&state, &user, id, &graph).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Move {
     enrollments: Vec<Uuid>,
     to_node: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/campaigns/{id}/enrollments/move",
+    tag = "campaigns",
+    operation_id = "campaigns_move_enrollments",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    request_body = Move,
+    responses(
+        (status = 200, description = "Moved", body = CampaignDetail),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    ),
+)]
 pub async fn move_enrollments(
     State(state): State<AppState>,
     user: AuthUser,
@@ -68,11 +149,25 @@ pub async fn move_enrollments(
     Ok(Json(campaigns::move_enrollments(&state, &user, id, &body.enrollments, &body.to_node).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct EnrollmentAct {
     action: crate::domain::campaign::EnrollmentAction,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/campaigns/{id}/enrollments/{enrollment}/actions",
+    tag = "campaigns",
+    operation_id = "campaigns_enrollment_action",
+    params(("id" = Uuid, Path, description = "The record's id"), ("enrollment" = Uuid, Path, description = "The enrollment's id")),
+    request_body = EnrollmentAct,
+    responses(
+        (status = 200, description = "Done", body = CampaignDetail),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+        (status = 409, description = "Not in a state that allows it", body = ErrorBody),
+    ),
+)]
 pub async fn enrollment_action(
     State(state): State<AppState>,
     user: AuthUser,
@@ -82,6 +177,19 @@ pub async fn enrollment_action(
     Ok(Json(campaigns::act_on_enrollment(&state, &user, id, enrollment, body.action).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/campaigns/{id}/dry-run",
+    tag = "campaigns",
+    operation_id = "campaigns_dry_run",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    responses(
+        (status = 200, description = "What the next run would send", body = crate::domain::campaign::DryRun),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    ),
+)]
 pub async fn dry_run(
     State(state): State<AppState>,
     user: AuthUser,
@@ -90,11 +198,25 @@ pub async fn dry_run(
     Ok(Json(engine::controls::dry_run(&state, &user, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct TestSend {
     node: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/campaigns/{id}/test-send",
+    tag = "campaigns",
+    operation_id = "campaigns_test_send",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    request_body = TestSend,
+    responses(
+        (status = 200, description = "Sent to the user", body = crate::domain::campaign::TestSendResult),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    ),
+)]
 pub async fn test_send(
     State(state): State<AppState>,
     user: AuthUser,
@@ -104,6 +226,20 @@ pub async fn test_send(
     Ok(Json(engine::controls::test_send(&state, &user, id, &body.node).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/campaigns/{id}/window",
+    tag = "campaigns",
+    operation_id = "campaigns_save_window",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    request_body = crate::domain::campaign::SendWindowView,
+    responses(
+        (status = 200, description = "Saved", body = CampaignDetail),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    ),
+)]
 pub async fn save_window(
     State(state): State<AppState>,
     user: AuthUser,
@@ -113,13 +249,28 @@ pub async fn save_window(
     Ok(Json(campaigns::save_window(&state, &user, id, &body).await?))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct ExecuteSms {
     #[serde(default)]
     body: Option<String>,
 }
 
 /// The first version's bulk send, now queued: `202 Accepted` with the job at once.
+#[utoipa::path(
+    post,
+    path = "/api/campaigns/{id}/execute-sms",
+    tag = "campaigns",
+    operation_id = "campaigns_execute_sms",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    request_body = Option<ExecuteSms>,
+    responses(
+        (status = 202, description = "Queued", body = crate::domain::campaign::QueuedJob),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+        (status = 409, description = "Not in a state that allows it", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    ),
+)]
 pub async fn execute_sms(
     State(state): State<AppState>,
     user: AuthUser,

@@ -3,16 +3,29 @@
 use crate::domain::AppError;
 use crate::server::auth::AuthUser;
 use crate::server::gmail;
+use crate::server::error::ErrorBody;
 use crate::server::state::AppState;
 use axum::extract::{Query, State};
 use axum::response::Redirect;
 use serde::Deserialize;
 
+#[utoipa::path(
+    get,
+    path = "/api/google/connect",
+    tag = "google",
+    operation_id = "google_connect",
+    responses(
+        (status = 303, description = "To Google's consent page"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    ),
+)]
 pub async fn connect(State(state): State<AppState>, user: AuthUser) -> Result<Redirect, AppError> {
     Ok(Redirect::to(&gmail::connect_url(&state, &user).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Callback {
     code: Option<String>,
     state: Option<String>,
@@ -20,6 +33,17 @@ pub struct Callback {
     error: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/google/callback",
+    tag = "google",
+    operation_id = "google_callback",
+    params(Callback),
+    responses(
+        (status = 303, description = "To Settings, saying whether the account was connected"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ),
+)]
 pub async fn callback(State(state): State<AppState>, user: AuthUser, Query(q): Query<Callback>) -> Redirect {
     let result = match (q.code, q.state, q.error) {
         (_, _, Some(e)) => Err(format!("Google said {e}")),

@@ -3,7 +3,7 @@
 use crate::domain::AppError;
 use crate::domain::contact::{BulkStatusChange, ContactDetail, ImportField, ImportView, LeadFilter, LeadPage};
 use crate::server::auth::AuthUser;
-use crate::server::error::internal;
+use crate::server::error::{ErrorBody, internal};
 use crate::server::state::AppState;
 use crate::server::{campaigns, contacts, imports};
 use axum::Json;
@@ -21,10 +21,33 @@ pub struct ListQuery {
     after: Option<Uuid>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/contacts",
+    tag = "leads",
+    operation_id = "leads_list",
+    params(LeadFilter, ("after" = Option<Uuid>, Query, description = "The last lead of the previous page")),
+    responses(
+        (status = 200, description = "One page of leads", body = LeadPage),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ),
+)]
 pub async fn list(State(state): State<AppState>, user: AuthUser, Query(q): Query<ListQuery>) -> Result<Json<LeadPage>, AppError> {
     Ok(Json(contacts::leads(&state.pool, &user, &q.filter, q.after, Some(crate::api::leads::PAGE_SIZE)).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/contacts/bulk-status",
+    tag = "leads",
+    operation_id = "leads_bulk_status",
+    request_body = BulkStatusChange,
+    responses(
+        (status = 200, description = "How many leads changed", body = serde_json::Value, example = json!({"changed": 12})),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    ),
+)]
 pub async fn bulk_status(
     State(state): State<AppState>,
     user: AuthUser,
@@ -34,16 +57,54 @@ pub async fn bulk_status(
     Ok(Json(serde_json::json!({ "changed": changed })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/contacts/{id}",
+    tag = "leads",
+    operation_id = "leads_contact",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    responses(
+        (status = 200, description = "The contact and their timeline", body = ContactDetail),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+    ),
+)]
 pub async fn contact(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> Result<Json<ContactDetail>, AppError> {
     Ok(Json(contacts::detail(&state.pool, &user, id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/contacts/export.csv",
+    tag = "leads",
+    operation_id = "leads_export",
+    params(LeadFilter),
+    responses(
+        (status = 200, description = "The matching leads as CSV", body = String, content_type = "text/csv"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ),
+)]
 pub async fn export(State(state): State<AppState>, user: AuthUser, Query(filter): Query<LeadFilter>) -> Result<Response, AppError> {
     Ok(csv_download("leads.csv", contacts::export_csv(&state.pool, &user, &filter).await?))
 }
 
 /// `campaign_id` must come before `file` in the form, so the campaign is checked before
 /// anything is written. Browsers posting the plain form are sent on to the mapping page.
+#[utoipa::path(
+    post,
+    path = "/api/imports",
+    tag = "leads",
+    operation_id = "leads_upload",
+    request_body(content = String, content_type = "multipart/form-data", description = "Fields in order: `campaign_id`, `consent_source`, then `file` (the CSV)"),
+    responses(
+        (status = 201, description = "Uploaded; map the columns next", body = ImportView),
+        (status = 303, description = "Browsers posting the form are sent to the mapping page"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    ),
+)]
 pub async fn upload(
     State(state): State<AppState>,
     user: AuthUser,
@@ -110,17 +171,44 @@ async fn spool(field: &mut axum::extract::multipart::Field<'_>, path: &std::path
     file.flush().await.map_err(io)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/imports/{id}",
+    tag = "leads",
+    operation_id = "leads_get_import",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    responses(
+        (status = 200, description = "The import and its progress", body = ImportView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+    ),
+)]
 pub async fn get_import(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> Result<Json<ImportView>, AppError> {
     Ok(Json(imports::get(&state.pool, &user, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct StartImport {
     mapping: Vec<ImportField>,
     #[serde(default)]
     consent_source: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/imports/{id}/start",
+    tag = "leads",
+    operation_id = "leads_start_import",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    request_body = StartImport,
+    responses(
+        (status = 202, description = "Started", body = ImportView),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+        (status = 409, description = "Not in a state that allows it", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    ),
+)]
 pub async fn start_import(
     State(state): State<AppState>,
     user: AuthUser,
@@ -131,6 +219,18 @@ pub async fn start_import(
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/imports/{id}/issues.csv",
+    tag = "leads",
+    operation_id = "leads_import_issues",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    responses(
+        (status = 200, description = "Rows that were not imported, as CSV", body = String, content_type = "text/csv"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+    ),
+)]
 pub async fn import_issues(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> Result<Response, AppError> {
     Ok(csv_download(&format!("import-{id}-issues.csv"), imports::issues_csv(&state.pool, &user, id).await?))
 }

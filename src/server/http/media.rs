@@ -3,7 +3,7 @@
 //! range requests (players seek; Slybroadcast may fetch in parts) and revalidation.
 use crate::domain::AppError;
 use crate::server::auth::AuthUser;
-use crate::server::error::internal;
+use crate::server::error::{ErrorBody, internal};
 use crate::server::state::AppState;
 use crate::server::{media, voicemail};
 use axum::body::Body;
@@ -13,6 +13,18 @@ use axum::response::{IntoResponse, Response};
 use object_store::path::Path as StorePath;
 use uuid::Uuid;
 
+#[utoipa::path(
+    get,
+    path = "/api/media/{id}",
+    tag = "media",
+    operation_id = "media_get",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    responses(
+        (status = 200, description = "The file (also 206 for a range, 304 when unchanged)", body = String, content_type = "application/octet-stream"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+    ),
+)]
 pub async fn get(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>, headers: HeaderMap) -> Result<Response, AppError> {
     let (content_type, key) = media::locate(&state, &user, id).await?;
     serve(&state, &key, &content_type, "private, max-age=3600", &headers).await
@@ -20,6 +32,19 @@ pub async fn get(State(state): State<AppState>, user: AuthUser, Path(id): Path<U
 
 /// `/media/vm/{token}.mp3`: no sign-in (the drop provider fetches it); the token is the key,
 /// and it expires (410).
+#[utoipa::path(
+    get,
+    path = "/media/vm/{file}",
+    tag = "media",
+    operation_id = "media_public_voicemail",
+    params(("file" = String, Path, description = "`{token}.mp3`")),
+    responses(
+        (status = 200, description = "The drop's MP3 (also 206 for a range, 304 when unchanged)", body = String, content_type = "audio/mpeg"),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+        (status = 410, description = "The link has expired", body = ErrorBody),
+    ),
+    security(()),
+)]
 pub async fn public_voicemail(State(state): State<AppState>, Path(file): Path<String>, headers: HeaderMap) -> Result<Response, AppError> {
     let token = file.strip_suffix(".mp3").ok_or_else(|| AppError::not_found("Voicemail audio"))?;
     let hash = voicemail::public_audio(&state, token).await?;
@@ -28,6 +53,18 @@ pub async fn public_voicemail(State(state): State<AppState>, Path(file): Path<St
 }
 
 /// `/api/voicemail/audio/{token}.mp3`: a builder preview, for the user it was made for.
+#[utoipa::path(
+    get,
+    path = "/api/voicemail/audio/{file}",
+    tag = "media",
+    operation_id = "media_preview_voicemail",
+    params(("file" = String, Path, description = "`{token}.mp3`")),
+    responses(
+        (status = 200, description = "The rendered MP3 (also 206 for a range, 304 when unchanged)", body = String, content_type = "audio/mpeg"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+    ),
+)]
 pub async fn preview_voicemail(State(state): State<AppState>, user: AuthUser, Path(file): Path<String>, headers: HeaderMap) -> Result<Response, AppError> {
     let token = file.strip_suffix(".mp3").ok_or_else(|| AppError::not_found("Voicemail audio"))?;
     let hash = voicemail::preview_audio(&state, &user, token)?;
@@ -95,6 +132,19 @@ fn build(b: axum::http::response::Builder, body: Body) -> Result<Response, AppEr
 /// Slybroadcast's result of each call, posted to the secret URL it was given with the drop.
 /// It must be answered "OK"; a result for a message Turnout does not know is acknowledged
 /// too (it cannot be fixed by sending it again) and logged.
+#[utoipa::path(
+    post,
+    path = "/api/slybroadcast/dispo/{secret}",
+    tag = "webhooks",
+    operation_id = "media_slybroadcast_dispo",
+    params(("secret" = String, Path, description = "The webhook's shared secret")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The provider's report, as it sends it"),
+    responses(
+        (status = 200, description = "Acknowledged", body = String, content_type = "text/plain", example = "OK"),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+    ),
+    security(()),
+)]
 pub async fn slybroadcast_dispo(
     State(state): State<AppState>,
     Path(secret): Path<String>,

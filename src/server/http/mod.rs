@@ -9,6 +9,8 @@ mod health;
 mod inbox;
 mod leads;
 mod media;
+mod metrics;
+mod openapi;
 mod records;
 mod suppressions;
 mod templates;
@@ -21,6 +23,8 @@ use axum::Router;
 use crate::domain::AppError;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, patch, post, put};
+use axum::middleware::from_fn;
+use crate::server::metrics::track_webhook;
 
 /// The largest CSV upload: a million rows with room to spare.
 const MAX_UPLOAD_BYTES: usize = 1 << 30;
@@ -28,6 +32,9 @@ const MAX_UPLOAD_BYTES: usize = 1 << 30;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health::health))
+        .route("/api/openapi.json", get(openapi::openapi_json))
+        .route("/api/docs", get(openapi::docs))
+        .route("/metrics", get(metrics::scrape))
         .route("/api/auth/login", post(account::login))
         .route("/api/auth/logout", post(account::logout))
         .route("/api/auth/forgot-password", post(account::forgot_password))
@@ -82,12 +89,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/google/callback", get(google::callback))
         .route("/api/media/{id}", get(media::get))
         .route("/api/voicemail/audio/{file}", get(media::preview_voicemail))
-        .route("/api/slybroadcast/dispo/{secret}", post(media::slybroadcast_dispo))
+        .route("/api/slybroadcast/dispo/{secret}", post(media::slybroadcast_dispo).layer(from_fn(track_webhook)))
         .route("/media/vm/{file}", get(media::public_voicemail))
         .route("/api/suppressions/export.csv", get(suppressions::export))
-        .route("/api/twilio/status", post(twilio::status))
-        .route("/api/twilio/inbound-sms", post(twilio::inbound_sms))
-        .route("/api/bonzo/webhook/{secret}", post(bonzo::webhook))
+        .route("/api/twilio/status", post(twilio::status).layer(from_fn(track_webhook)))
+        .route("/api/twilio/inbound-sms", post(twilio::inbound_sms).layer(from_fn(track_webhook)))
+        .route("/api/bonzo/webhook/{secret}", post(bonzo::webhook).layer(from_fn(track_webhook)))
         .route("/unsubscribe/{token}", get(unsubscribe::confirm).post(unsubscribe::unsubscribe))
         .route("/api/{*rest}", any(|| async { AppError::not_found("API route") }))
 }

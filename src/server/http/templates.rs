@@ -2,6 +2,7 @@ use crate::domain::AppError;
 use crate::domain::funnel::GraphDraft;
 use crate::domain::template::{GraphFormat, TemplateDetail, TemplateSummary};
 use crate::server::auth::AuthUser;
+use crate::server::error::ErrorBody;
 use crate::server::state::AppState;
 use crate::server::templates;
 use axum::Json;
@@ -11,17 +12,40 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use uuid::Uuid;
 
+#[utoipa::path(
+    get,
+    path = "/api/templates",
+    tag = "templates",
+    operation_id = "templates_list",
+    responses(
+        (status = 200, description = "All templates", body = Vec<TemplateSummary>),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ),
+)]
 pub async fn list(State(state): State<AppState>, _user: AuthUser) -> Result<Json<Vec<TemplateSummary>>, AppError> {
     Ok(Json(templates::list(&state.pool).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewTemplate {
     name: String,
     #[serde(default)]
     draft: GraphDraft,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/templates",
+    tag = "templates",
+    operation_id = "templates_create",
+    request_body = NewTemplate,
+    responses(
+        (status = 201, description = "Created", body = TemplateDetail),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -30,10 +54,37 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(templates::create(&state, &user, &body.name, &body.draft).await?)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/templates/{id}",
+    tag = "templates",
+    operation_id = "templates_get",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    responses(
+        (status = 200, description = "The template", body = TemplateDetail),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+    ),
+)]
 pub async fn get(State(state): State<AppState>, _user: AuthUser, Path(id): Path<Uuid>) -> Result<Json<TemplateDetail>, AppError> {
     Ok(Json(templates::detail(&state.pool, id).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/templates/{id}",
+    tag = "templates",
+    operation_id = "templates_save",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    request_body = NewTemplate,
+    responses(
+        (status = 200, description = "Saved", body = TemplateDetail),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    ),
+)]
 pub async fn save(
     State(state): State<AppState>,
     user: AuthUser,
@@ -43,11 +94,26 @@ pub async fn save(
     Ok(Json(templates::save(&state, &user, id, &body.name, &body.draft).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/templates/{id}/publish",
+    tag = "templates",
+    operation_id = "templates_publish",
+    params(("id" = Uuid, Path, description = "The record's id")),
+    responses(
+        (status = 200, description = "Published", body = TemplateDetail),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    ),
+)]
 pub async fn publish(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> Result<Json<TemplateDetail>, AppError> {
     Ok(Json(templates::publish(&state, &user, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FormatQuery {
     format: GraphFormat,
     #[serde(default)]
@@ -61,6 +127,18 @@ fn content_type(format: GraphFormat) -> &'static str {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/templates/{id}/export",
+    tag = "templates",
+    operation_id = "templates_export",
+    params(FormatQuery, ("id" = Uuid, Path, description = "The record's id")),
+    responses(
+        (status = 200, description = "The funnel as a file download", content((String = "text/csv"), (String = "application/json"))),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "Not found (or not yours)", body = ErrorBody),
+    ),
+)]
 pub async fn export(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -73,6 +151,20 @@ pub async fn export(
 }
 
 /// The file is the request body; `?format=csv|json&name=...`.
+#[utoipa::path(
+    post,
+    path = "/api/templates/import",
+    tag = "templates",
+    operation_id = "templates_import",
+    params(FormatQuery),
+    request_body(content((String = "text/csv"), (GraphDraft = "application/json")), description = "The file, as `format` says"),
+    responses(
+        (status = 201, description = "Imported", body = TemplateDetail),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 422, description = "Invalid input", body = ErrorBody),
+    ),
+)]
 pub async fn import(
     State(state): State<AppState>,
     user: AuthUser,

@@ -2,6 +2,7 @@
 //! missing signature is 403, a malformed report 400, and both are logged.
 use crate::domain::AppError;
 use crate::domain::merge::escape_html;
+use crate::server::error::ErrorBody;
 use crate::server::state::AppState;
 use crate::server::webhooks::twilio::verified;
 use crate::server::{conversations, media, outbound, replies};
@@ -11,6 +12,19 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 
 /// `StatusCallback`: queued, sent, delivered, undelivered, failed (with `ErrorCode`).
+#[utoipa::path(
+    post,
+    path = "/api/twilio/status",
+    tag = "webhooks",
+    operation_id = "twilio_status",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The provider's report, as it sends it"),
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+    ),
+    security(()),
+)]
 pub async fn status(State(state): State<AppState>, OriginalUri(uri): OriginalUri, headers: HeaderMap, body: Bytes) -> Result<StatusCode, AppError> {
     let p = verified(&state, &uri, &headers, &body).await?;
     let sid = p.require("MessageSid")?;
@@ -29,6 +43,20 @@ pub async fn status(State(state): State<AppState>, OriginalUri(uri): OriginalUri
 /// answer: a failure before that is a 5xx, so Twilio tries again (the same `MessageSid` is
 /// stored once); once committed, Twilio gets its 200 whatever happens next. The answer is
 /// TwiML: empty, or a `<Message>` with the HELP text.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/inbound-sms",
+    tag = "webhooks",
+    operation_id = "twilio_inbound_sms",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The provider's report, as it sends it"),
+    responses(
+        (status = 200, description = "TwiML: empty, or a `<Message>` with the HELP text", body = String, content_type = "text/xml"),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 403, description = "Not allowed", body = ErrorBody),
+        (status = 500, description = "Not stored; will be retried", body = ErrorBody),
+    ),
+    security(()),
+)]
 pub async fn inbound_sms(
     State(state): State<AppState>,
     OriginalUri(uri): OriginalUri,

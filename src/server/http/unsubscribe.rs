@@ -20,6 +20,17 @@ fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/unsubscribe/{token}",
+    tag = "public",
+    operation_id = "unsubscribe_confirm",
+    params(("token" = String, Path, description = "The signed unsubscribe token")),
+    responses(
+        (status = 200, description = "A page asking to confirm", body = String, content_type = "text/html"),
+    ),
+    security(()),
+)]
 pub async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -> (StatusCode, Html<String>) {
     match compliance::unsubscribe_address(&state.keys, &token) {
         Some(address) => (
@@ -37,6 +48,17 @@ pub async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/unsubscribe/{token}",
+    tag = "public",
+    operation_id = "unsubscribe_unsubscribe",
+    params(("token" = String, Path, description = "The signed unsubscribe token")),
+    responses(
+        (status = 200, description = "A page saying it is done", body = String, content_type = "text/html"),
+    ),
+    security(()),
+)]
 pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> (StatusCode, Html<String>) {
     let Some(address) = compliance::unsubscribe_address(&state.keys, &token) else {
         return (StatusCode::NOT_FOUND, page("Link not valid", "<p>This unsubscribe link is not valid.</p>"));

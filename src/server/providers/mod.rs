@@ -476,7 +476,7 @@ impl Providers {
 
     /// The route and caller id for a sender's voicemail drops.
     pub fn voicemail(&self, s: &SenderIdentity) -> Result<(Route, String), String> {
-        let (sender, from) = crate::server::voicemail::route(&self.speaker, &self.http, &self.sandbox_voicemail, s)?;
+        let (sender, from) = crate::server::voicemail::route(&self.speaker, &self.sandbox_voicemail, s)?;
         Ok((Route::Voicemail(Arc::new(sender)), from))
     }
 
