@@ -366,16 +366,15 @@ async fn sync_mailbox(state: &AppState, user: Uuid) -> Result<SyncReport, AppErr
         .await?
         .ok_or_else(|| AppError::not_found("Google account"))?;
     let mut forced = false;
-    let (ids, history) = loop {
+    let (ids, history, token) = loop {
         let token = auth.token(user, forced).await?;
         let mailbox = Mailbox { http: &auth.http, base: auth.api_base(), token: &token };
         match new_mail(&mailbox, account.history_id.as_deref()).await {
             Err(ApiError::Unauthorized) if !forced => forced = true,
             Err(e) => return Err(AppError { status: 502, error: format!("Gmail: {e}") }),
-            Ok(found) => break found,
+            Ok((ids, history)) => break (ids, history, token),
         }
     };
-    let token = auth.token(user, false).await?;
     let mailbox = Mailbox { http: &auth.http, base: auth.api_base(), token: &token };
     let mut report = SyncReport::default();
     for id in ids {

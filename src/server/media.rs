@@ -41,6 +41,14 @@ pub struct Media {
 }
 
 impl Media {
+    /// Deletes an object; one that is gone already is fine (erasure may run twice).
+    pub async fn forget(&self, key: &StorePath) -> Result<(), AppError> {
+        match self.store.delete(key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(internal("deleting media", e)),
+        }
+    }
+
     /// The store itself: voicemail audio lives in it too.
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
@@ -323,10 +331,7 @@ pub async fn erase_contact(state: &AppState, db: &mut sqlx::PgConnection, contac
     .await?;
     let ids: Vec<Uuid> = ids.into_iter().flatten().collect();
     for id in &ids {
-        match state.media.store.delete(&key(*id)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(internal("deleting media", e)),
-        }
+        state.media.forget(&key(*id)).await?;
     }
     Ok(ids.len() as u64)
 }

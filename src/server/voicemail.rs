@@ -16,7 +16,6 @@ use crate::domain::voicemail::{SlybroadcastAccountInput, VoicemailAccountsView, 
 use crate::server::auth::AuthUser;
 use crate::server::clock::{Clock, SystemClock};
 use crate::server::crypto::Keys;
-use crate::server::error::internal;
 use crate::server::providers::elevenlabs::ElevenLabs;
 use crate::server::providers::sandbox::Sandbox;
 use crate::server::providers::slybroadcast::{self, Disposition, Slybroadcast};
@@ -499,10 +498,7 @@ pub async fn erase_contact(state: &AppState, db: &mut sqlx::PgConnection, contac
     .fetch_all(&mut *db)
     .await?;
     for hash in &gone {
-        match state.media.store().delete(&audio_key(hash)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(internal("deleting voicemail audio", e)),
-        }
+        state.media.forget(&audio_key(hash)).await?;
     }
     Ok(gone.len() as u64)
 }

@@ -46,8 +46,7 @@ pub async fn get(State(state): State<AppState>, user: AuthUser, Path(id): Path<U
     security(()),
 )]
 pub async fn public_voicemail(State(state): State<AppState>, Path(file): Path<String>, headers: HeaderMap) -> Result<Response, AppError> {
-    let token = file.strip_suffix(".mp3").ok_or_else(|| AppError::not_found("Voicemail audio"))?;
-    let hash = voicemail::public_audio(&state, token).await?;
+    let hash = voicemail::public_audio(&state, mp3_token(&file)?).await?;
     // Shared caches must not keep it past the link's life.
     serve(&state, &voicemail::audio_key(&hash), voicemail::AUDIO_TYPE, "private, max-age=3600", &headers).await
 }
@@ -66,10 +65,14 @@ pub async fn public_voicemail(State(state): State<AppState>, Path(file): Path<St
     ),
 )]
 pub async fn preview_voicemail(State(state): State<AppState>, user: AuthUser, Path(file): Path<String>, headers: HeaderMap) -> Result<Response, AppError> {
-    let token = file.strip_suffix(".mp3").ok_or_else(|| AppError::not_found("Voicemail audio"))?;
-    let hash = voicemail::preview_audio(&state, &user, token)?;
+    let hash = voicemail::preview_audio(&state, &user, mp3_token(&file)?)?;
     // Rendered audio never changes: the hash names its content.
     serve(&state, &voicemail::audio_key(&hash), voicemail::AUDIO_TYPE, "private, max-age=86400, immutable", &headers).await
+}
+
+/// The token of a `{token}.mp3` path segment.
+fn mp3_token(file: &str) -> Result<&str, AppError> {
+    file.strip_suffix(".mp3").ok_or_else(|| AppError::not_found("Voicemail audio"))
 }
 
 /// One stored object: whole, one byte range (206), or "not modified" (304).
