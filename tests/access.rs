@@ -154,6 +154,12 @@ async fn every_rest_route_enforces_the_access_table(pool: PgPool) {
         ("PUT", "/api/org".into(), Some(json!({"name": "Acme Events", "time_zone": "America/Chicago", "postal_address": "1 Main St"})), ADMIN_ONLY),
         ("GET", "/api/audit".into(), None, ADMIN_ONLY),
         ("GET", "/api/dashboard".into(), None, SIGNED_IN),
+        ("GET", "/api/stats".into(), None, SIGNED_IN),
+        ("GET", "/api/stats?from=2026-03-02&to=2026-03-01".into(), None, [401, 422, 422, 422]),
+        ("GET", "/api/analytics".into(), None, SIGNED_IN),
+        ("GET", "/api/analytics/export.csv?table=campaigns".into(), None, SIGNED_IN),
+        ("GET", "/api/analytics/export.csv?table=nodes".into(), None, [401, 422, 422, 422]),
+        ("GET", format!("/api/analytics/export.csv?table=nodes&campaign_id={}", w.campaign), None, OWNER),
         ("GET", "/api/templates".into(), None, SIGNED_IN),
         ("POST", "/api/templates".into(), Some(json!({"name": "New funnel"})), [401, 403, 403, 201]),
         ("GET", format!("/api/templates/{}", w.template), None, SIGNED_IN),
@@ -164,6 +170,7 @@ async fn every_rest_route_enforces_the_access_table(pool: PgPool) {
         ("POST", "/api/templates/import?format=json&name=Imported".into(), Some(json!({"nodes": [], "edges": []})), [401, 403, 403, 201]),
         ("GET", "/api/campaigns".into(), None, SIGNED_IN),
         ("GET", format!("/api/campaigns/{}", w.campaign), None, OWNER),
+        ("GET", format!("/api/campaigns/{}/stats", w.campaign), None, OWNER),
         ("GET", format!("/api/campaigns/{}", Uuid::now_v7()), None, [401, 404, 404, 404]),
         ("POST", "/api/campaigns".into(), Some(new_campaign(w.version)), [401, 201, 201, 201]),
         // The campaign is active: the owner and the admin get past access to the state check.
@@ -253,7 +260,12 @@ async fn lists_show_each_bdr_only_their_own_records(pool: PgPool) {
         let (_, list) = common::json(app.call("GET", "/api/conversations", Some(&who.token), None).await).await;
         assert_eq!(ids(list).len(), conversations, "{}", who.email);
         let (_, dash) = common::json(app.call("GET", "/api/dashboard", Some(&who.token), None).await).await;
-        assert_eq!(dash["needs_bdr"], campaigns as i64, "{}", who.email);
+        assert_eq!(dash["stats"]["enrolled"], campaigns as i64, "{}", who.email);
+        let (_, stats) = common::json(app.call("GET", "/api/stats", Some(&who.token), None).await).await;
+        let needs_bdr = stats["byStatus"].as_array().unwrap().iter().find(|s| s["status"] == "Needs BDR").unwrap()["count"].clone();
+        assert_eq!(needs_bdr, campaigns as i64, "{}", who.email);
+        let (_, a) = common::json(app.call("GET", "/api/analytics", Some(&who.token), None).await).await;
+        assert_eq!(a["campaigns"].as_array().unwrap().len(), campaigns, "{}", who.email);
     }
     let (_, c) = common::json(app.call("GET", &format!("/api/campaigns/{}", w.campaign), Some(&owner.token), None).await).await;
     assert_eq!((c["summary"]["enrolled"].as_i64(), c["summary"]["needs_bdr"].as_i64()), (Some(1), Some(1)));
@@ -279,6 +291,9 @@ async fn every_server_function_enforces_the_access_table(pool: PgPool) {
         ("update_org", r#"{"settings": {"name": "Acme", "time_zone": "America/Chicago", "postal_address": "1 Main St"}}"#.into(), ADMIN_ONLY),
         ("list_audit", String::new(), ADMIN_ONLY),
         ("dashboard", String::new(), SIGNED_IN),
+        ("stats", String::new(), SIGNED_IN),
+        ("analytics", "query[channel]=sms".into(), SIGNED_IN),
+        ("campaign_stats", format!("campaign_id={}", w.campaign), OWNER),
         ("list_templates", String::new(), SIGNED_IN),
         ("get_template", format!("id={}", w.template), SIGNED_IN),
         ("create_template", "name=From+a+function".into(), ADMIN_ONLY),

@@ -8,7 +8,7 @@ pub mod content;
 pub mod google;
 pub mod inbox;
 pub mod leads;
-pub mod records;
+pub mod stats;
 pub mod suppressions;
 pub mod templates;
 pub mod voicemail;

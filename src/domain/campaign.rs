@@ -54,18 +54,6 @@ pub struct CampaignSummary {
     pub needs_bdr: i64,
 }
 
-/// The dashboard's counts, each exact and limited to what the viewer may see.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct DashboardCounts {
-    pub campaigns_active: i64,
-    pub campaigns_total: i64,
-    pub enrolled: i64,
-    pub needs_bdr: i64,
-    pub rsvps: i64,
-    pub attended: i64,
-}
-
 /// What a BDR (for themselves) or an admin (for anyone) fills in to start a campaign from a
 /// published template version. The event start is local time in `event_time_zone`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -78,6 +78,7 @@ pub mod org;
 pub mod phone;
 pub mod reply;
 pub mod role;
+pub mod stats;
 #[cfg(feature = "ssr")]
 pub mod schedule;
 pub mod sms;

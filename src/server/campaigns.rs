@@ -1,7 +1,7 @@
 //! Campaigns as their owners and admins see them. Owns `campaigns` and `enrollments`.
 use crate::domain::AppError;
 use crate::domain::campaign::{
-    CampaignAction, CampaignDetail, CampaignFilter, Channel, CampaignStatus, CampaignSummary, DashboardCounts, EngineState,
+    CampaignAction, CampaignDetail, CampaignFilter, Channel, CampaignStatus, CampaignSummary, EngineState,
     EnrollmentAction, EnrollmentStatus, EnrollmentView, EventType, NewCampaignInput, NodeCounts, SendWindowView,
 };
 use crate::domain::schedule::{SendWindow, format_minutes, parse_minutes};
@@ -56,32 +56,6 @@ async fn visible(pool: &PgPool, user: &AuthUser, id: Option<Uuid>, f: &CampaignF
     )
     .fetch_all(pool)
     .await?)
-}
-
-pub async fn dashboard(pool: &PgPool, user: &AuthUser) -> Result<DashboardCounts, AppError> {
-    let r = sqlx::query!(
-        r#"WITH mine AS (SELECT id, status FROM campaigns WHERE $2 OR owner_id = $1)
-           SELECT
-             (SELECT count(*) FROM mine WHERE status = 'active') AS "active!",
-             (SELECT count(*) FROM mine) AS "total!",
-             count(e.id) AS "enrolled!",
-             count(e.id) FILTER (WHERE e.status = 'Needs BDR') AS "needs_bdr!",
-             count(e.id) FILTER (WHERE e.status IN ('Received RSVP', 'Attended')) AS "rsvps!",
-             count(e.id) FILTER (WHERE e.status = 'Attended') AS "attended!"
-           FROM enrollments e JOIN mine ON mine.id = e.campaign_id"#,
-        user.id,
-        user.is_admin()
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok(DashboardCounts {
-        campaigns_active: r.active,
-        campaigns_total: r.total,
-        enrolled: r.enrolled,
-        needs_bdr: r.needs_bdr,
-        rsvps: r.rsvps,
-        attended: r.attended,
-    })
 }
 
 /// What a new campaign needs; the graph is cloned separately.

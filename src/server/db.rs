@@ -20,6 +20,15 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, String> 
         })
 }
 
+/// A pool that connects on first use (the read replica: the app starts while it is away).
+pub fn connect_lazy(url: &str, max_connections: u32) -> Result<PgPool, String> {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy(url)
+        .map_err(|e| format!("READ_DATABASE_URL {} is not a database URL: {e}", redact(url)))
+}
+
 pub async fn migrate(pool: &PgPool) -> Result<(), String> {
     MIGRATOR
         .run(pool)

@@ -31,6 +31,7 @@ pub mod replies;
 pub mod settings;
 pub mod snippets;
 pub mod state;
+pub mod stats;
 pub mod suppressions;
 pub mod telemetry;
 pub mod templates;
@@ -66,6 +67,24 @@ pub async fn run() -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", state.settings.turnout_addr))?;
     announce(&state, first.as_ref());
     serve(listener, state).await
+}
+
+/// `turnout rebuild-stats`: the statistics recomputed from the raw tables, with the same
+/// settings (and database) the app would start with.
+pub async fn rebuild_stats() -> Result<(), String> {
+    let settings = Settings::load()?;
+    telemetry::init(&settings.log_format);
+    let pool = db::connect(&settings.database_url, 2).await?;
+    db::migrate(&pool).await?;
+    let started = std::time::Instant::now();
+    let r = stats::rebuild(&pool).await.map_err(|e| format!("rebuilding the statistics failed: {e}"))?;
+    eprintln!(
+        "statistics rebuilt in {:.1} s: {} buckets; {} enrollments' first send or reply corrected",
+        started.elapsed().as_secs_f64(),
+        r.buckets,
+        r.milestones_fixed
+    );
+    Ok(())
 }
 
 /// Printed to the terminal, never to the structured log: it may carry a password.
@@ -104,6 +123,8 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), String>
     tokio::spawn(outbound::worker(state.clone()));
     // Connected Gmail mailboxes are synced on a schedule.
     tokio::spawn(gmail::worker(state.clone()));
+    // New statistics deltas are folded into their buckets and day totals.
+    tokio::spawn(stats::worker(state.clone()));
     let app = router(state);
     // After `router`, which installs the recorder when a metrics token is set.
     tokio::spawn(metrics::upkeep(shutdown.clone()));

@@ -22,7 +22,7 @@ pub async fn seed(pool: &PgPool, name: &str, time_zone: &str) -> Result<(), AppE
     )
     .execute(pool)
     .await?;
-    Ok(())
+    crate::server::stats::zone_changed(pool).await
 }
 
 /// The demo's postal address, so its emails (which must carry one) go out.
@@ -55,6 +55,9 @@ pub async fn update(state: &AppState, actor: &AuthUser, new: OrgSettings) -> Res
     .await?;
     audit::record(&mut *tx, Some(actor.id), "org.updated", "org", None, Some(audit::json(&before)), Some(audit::json(&after))).await?;
     tx.commit().await?;
+    if after.time_zone != before.time_zone {
+        crate::server::stats::zone_changed(&state.pool).await?;
+    }
     Ok(after)
 }
 

@@ -16,6 +16,7 @@ pub struct Settings {
     pub public_base_url: String,
     pub database_url: String,
     pub database_max_connections: u32,
+    pub read_database_url: String,
     pub turnout_data_dir: PathBuf,
     pub leptos_site_root: String,
     pub turnout_demo: bool,
@@ -73,6 +74,7 @@ pub struct Settings {
     pub google_revoke_url: String,
     pub gmail_api_base: String,
     pub gmail_sync_interval_s: u64,
+    pub stats_compact_interval_ms: u64,
 }
 
 impl Default for Settings {
@@ -82,6 +84,7 @@ impl Default for Settings {
             public_base_url: String::new(),
             database_url: "postgres://postgres@127.0.0.1:5432/turnout".into(),
             database_max_connections: 20,
+            read_database_url: String::new(),
             turnout_data_dir: PathBuf::from("./data"),
             leptos_site_root: "target/site".into(),
             turnout_demo: false,
@@ -139,6 +142,7 @@ impl Default for Settings {
             google_revoke_url: "https://oauth2.googleapis.com/revoke".into(),
             gmail_api_base: "https://gmail.googleapis.com".into(),
             gmail_sync_interval_s: 60,
+            stats_compact_interval_ms: 2000,
         }
     }
 }

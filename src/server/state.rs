@@ -18,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    /// Where statistics are read: the replica of READ_DATABASE_URL, else `pool`.
+    pub read_pool: PgPool,
     pub settings: Arc<Settings>,
     pub keys: Arc<Keys>,
     pub limiter: Arc<LoginLimiter>,
@@ -52,8 +54,13 @@ impl AppState {
         let keys = Arc::new(keys);
         let media = Arc::new(Media::new(&settings)?);
         let providers = Arc::new(Providers::new(pool.clone(), &settings, keys.clone(), media.store().clone())?);
+        let read_pool = match settings.read_database_url.trim() {
+            "" => pool.clone(),
+            url => crate::server::db::connect_lazy(url, settings.database_max_connections)?,
+        };
         Ok(Self {
             pool,
+            read_pool,
             limiter: Arc::new(LoginLimiter::new(
                 settings.login_attempts_per_ip_per_minute,
                 settings.login_attempts_per_account_per_minute,

@@ -1,5 +1,6 @@
 //! The pages, rendered on the server and hydrated in the browser.
 mod builder;
+mod charts;
 mod components;
 mod layout;
 mod pages;

@@ -32,6 +32,46 @@ pub fn use_realtime() -> Realtime {
     expect_context::<Realtime>()
 }
 
+/// Keeps a page's data fresh while the calling component is mounted: `fetch` runs whenever
+/// the stream says something `relevant` happened (or that events were missed), one fetch at
+/// a time; changes heard during a fetch bring one more. `apply` takes each answer; a failed
+/// fetch waits for the next change and the page keeps what it shows. Effects run only in the
+/// browser, so server rendering fetches nothing more.
+pub fn refetch_on_change<T, Fut>(
+    relevant: impl Fn(&Realtime) -> bool + 'static,
+    fetch: impl Fn() -> Fut + Copy + 'static,
+    apply: impl Fn(T) + Copy + 'static,
+) where
+    T: 'static,
+    Fut: std::future::Future<Output = Result<T, crate::domain::AppError>> + 'static,
+{
+    let rt = use_realtime();
+    // (a fetch is out, another is wanted after it)
+    let state = StoredValue::new((false, false));
+    Effect::new(move |first: Option<()>| {
+        rt.tick.track();
+        if first.is_none() || !relevant(&rt) {
+            return;
+        }
+        if state.get_value().0 {
+            state.update_value(|s| s.1 = true);
+            return;
+        }
+        state.set_value((true, false));
+        leptos::task::spawn_local(async move {
+            loop {
+                if let Ok(fresh) = fetch().await {
+                    apply(fresh);
+                }
+                if !state.try_update_value(|s| std::mem::replace(&mut s.1, false)).unwrap_or(false) {
+                    break;
+                }
+            }
+            state.try_update_value(|s| s.0 = false);
+        });
+    });
+}
+
 #[cfg(feature = "hydrate")]
 fn connect(rt: Realtime) {
     use wasm_bindgen::JsCast;

@@ -11,7 +11,7 @@ mod leads;
 mod media;
 mod metrics;
 mod openapi;
-mod records;
+mod stats;
 mod suppressions;
 mod templates;
 mod twilio;
@@ -49,7 +49,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/users/{id}/reset-password", post(users::reset_password))
         .route("/api/org", get(users::org).put(users::update_org))
         .route("/api/audit", get(users::audit))
-        .route("/api/dashboard", get(records::dashboard))
+        .route("/api/dashboard", get(stats::dashboard))
+        .route("/api/stats", get(stats::get))
+        .route("/api/analytics", get(stats::analytics))
+        .route("/api/analytics/export.csv", get(stats::export))
         .route("/api/templates", get(templates::list).post(templates::create))
         .route("/api/templates/import", post(templates::import))
         .route("/api/templates/{id}", get(templates::get).put(templates::save))
@@ -57,6 +60,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/templates/{id}/export", get(templates::export))
         .route("/api/campaigns", get(campaigns::list).post(campaigns::create))
         .route("/api/campaigns/{id}", get(campaigns::get))
+        .route("/api/campaigns/{id}/stats", get(stats::campaign))
         .route("/api/campaigns/{id}/actions", post(campaigns::act))
         .route("/api/campaigns/{id}/graph", put(campaigns::save_graph))
         .route("/api/campaigns/{id}/enrollments/move", post(campaigns::move_enrollments))

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document of every REST route, and a page that lists them, both served
 //! by the app itself (no CDN, nothing fetched at run time).
-use super::{account, bonzo, campaigns, content, google, health, inbox, leads, media, metrics, records, suppressions, templates, twilio, unsubscribe, users};
+use super::{account, bonzo, campaigns, content, google, health, inbox, leads, media, metrics, stats, suppressions, templates, twilio, unsubscribe, users};
 use crate::server::auth::session;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
@@ -32,7 +32,11 @@ use utoipa::{Modify, OpenApi};
         users::org,
         users::update_org,
         users::audit,
-        records::dashboard,
+        stats::dashboard,
+        stats::get,
+        stats::campaign,
+        stats::analytics,
+        stats::export,
         templates::list,
         templates::create,
         templates::import,
@@ -92,7 +96,7 @@ use utoipa::{Modify, OpenApi};
         docs
     ),
     // Types only query parameters refer to: utoipa collects schemas from bodies, not params.
-    components(schemas(crate::domain::template::GraphFormat, crate::domain::inbox::InboxView)),
+    components(schemas(crate::domain::template::GraphFormat, crate::domain::inbox::InboxView, crate::domain::stats::ExportTable, crate::domain::campaign::Channel)),
     modifiers(&Finish),
     security(("bearer" = []), ("session" = [])),
 )]

@@ -6,7 +6,7 @@ use crate::domain::campaign::{
 };
 use crate::domain::funnel::{NodeDraft, NodeKind};
 use crate::ui::components::{BUTTON, BUTTON_QUIET, CARD, Badge, DataTable, TextField, Tone, when};
-use crate::ui::realtime::use_realtime;
+use crate::ui::realtime::refetch_on_change;
 use crate::ui::toast::use_toasts;
 use chrono::Utc;
 use leptos::prelude::*;
@@ -24,38 +24,10 @@ pub fn refresh(live: RwSignal<CampaignDetail>, fresh: CampaignDetail) {
     }
 }
 
-/// Keeps `live` fresh while the calling component is mounted: a fetch whenever the
-/// real-time stream says this campaign changed (or that events were missed), one at a time;
-/// changes heard during a fetch bring one more. Effects run only in the browser, so server
-/// rendering fetches nothing more.
+/// Keeps `live` fresh while the calling component is mounted, refetched whenever the
+/// real-time stream says this campaign changed.
 pub fn follow_campaign(id: Uuid, live: RwSignal<CampaignDetail>) {
-    let rt = use_realtime();
-    // (a fetch is out, another is wanted after it)
-    let state = StoredValue::new((false, false));
-    Effect::new(move |first: Option<()>| {
-        rt.tick.track();
-        if first.is_none() || !rt.touches_campaign(id) {
-            return;
-        }
-        if state.get_value().0 {
-            state.update_value(|s| s.1 = true);
-            return;
-        }
-        state.set_value((true, false));
-        spawn_local(async move {
-            loop {
-                // A failed fetch waits for the next change; the page keeps what it shows.
-                if let Ok(fresh) = get_campaign(id).await {
-                    refresh(live, fresh);
-                }
-                let again = state.try_update_value(|s| std::mem::replace(&mut s.1, false)).unwrap_or(false);
-                if !again {
-                    break;
-                }
-            }
-            state.update_value(|s| s.0 = false);
-        });
-    });
+    refetch_on_change(move |rt| rt.touches_campaign(id), move || get_campaign(id), move |fresh| refresh(live, fresh));
 }
 
 /// "N2 · Invitation text" for a step key, or the bare key when the funnel no longer has it.

@@ -33,7 +33,9 @@ pub fn InboxPage() -> impl IntoView {
     let campaigns = Resource::new(|| (), |_| list_campaigns(None, None, None, None));
     // The highlighted row (keyboard), the open conversation, the rows ticked for bulk actions.
     let cursor = RwSignal::new(0usize);
-    let open = RwSignal::new(None::<Uuid>);
+    // A link may name the conversation to open (`/inbox?conversation=<id>`, from the dashboard).
+    let linked = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("conversation").and_then(|id| id.parse::<Uuid>().ok()));
+    let open = RwSignal::new(linked);
     let ticked = RwSignal::new(BTreeSet::<Uuid>::new());
     let items = Memo::new(move |_| list.get().and_then(Result::ok).unwrap_or_default());
     // The reply being written outlives the view's refetches; opening another conversation starts a new one.

@@ -1,0 +1,601 @@
+//! Exact statistics. How they are kept is in migrations/20261126000014_stats.sql: triggers
+//! append deltas in the transaction of each change; here they are folded (compaction),
+//! re-folded when the organisation's zone changes, rebuilt from the raw tables on demand,
+//! and read: day totals plus the deltas not folded yet, in one statement (one snapshot).
+//! Owns the `stat_*` tables and the enrollments' milestone columns.
+use crate::domain::AppError;
+use crate::domain::campaign::{CampaignStatus, Channel, Direction};
+use crate::domain::stats::{
+    Activity, Analytics, BdrRow, CampaignCounts, CampaignRow, CampaignStats, Counts, Dashboard, ExportTable, NodeStats, SenderStats,
+    Stats, StatsQuery, UpcomingEvent, csv_safe, days, resolve_range,
+};
+use crate::server::auth::AuthUser;
+use crate::server::state::AppState;
+use crate::server::inbox;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{PgConnection, PgPool};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Deltas folded per statement; a backlog is folded in several.
+const COMPACT_BATCH: i64 = 50_000;
+/// `pg_advisory_xact_lock(STAT_LOCK, 0)`: one folder at a time across processes.
+const STAT_LOCK: i32 = 7302;
+
+/// The range asked for, in the zone the day totals are kept in.
+struct Range {
+    from: NaiveDate,
+    to: NaiveDate,
+    time_zone: String,
+}
+
+async fn range(db: &PgPool, q: &StatsQuery, now: DateTime<Utc>) -> Result<Range, AppError> {
+    let time_zone = sqlx::query_scalar!("SELECT time_zone FROM stat_fold").fetch_one(db).await?;
+    let zone: chrono_tz::Tz = time_zone.parse().map_err(|_| AppError::internal())?;
+    let (from, to) = resolve_range(q, now.with_timezone(&zone).date_naive()).map_err(AppError::unprocessable)?;
+    Ok(Range { from, to, time_zone })
+}
+
+/// Whether the query is the whole organisation's: an admin's, with no campaign or owner filter.
+fn org_wide(user: &AuthUser, q: &StatsQuery) -> bool {
+    user.is_admin() && q.campaign_id.is_none() && q.owner_id.is_none()
+}
+
+struct DayRow {
+    day: NaiveDate,
+    metric: String,
+    channel: String,
+    n: i64,
+}
+
+/// Counts per day, metric and channel over the user's scope. The channel filter applies to
+/// messages; the enrollment metrics (channel '') are always counted.
+async fn day_rows(db: &PgPool, user: &AuthUser, q: &StatsQuery, r: &Range) -> Result<Vec<DayRow>, AppError> {
+    let channel = q.channel.map(Channel::as_str);
+    if org_wide(user, q) {
+        return Ok(sqlx::query_as!(
+            DayRow,
+            r#"WITH z AS (SELECT time_zone AS tz FROM stat_fold)
+               SELECT day AS "day!", metric AS "metric!", channel AS "channel!", sum(n)::bigint AS "n!" FROM (
+                   SELECT d.day, d.metric, d.channel, d.n FROM stat_org_days d WHERE d.day BETWEEN $1 AND $2
+                   UNION ALL
+                   SELECT (s.bucket AT TIME ZONE z.tz)::date, s.metric, s.channel, s.n FROM stat_deltas s, z
+                   WHERE s.bucket >= ($1::date::timestamp AT TIME ZONE z.tz) AND s.bucket < (($2::date + 1)::timestamp AT TIME ZONE z.tz)
+               ) x
+               WHERE $3::text IS NULL OR channel IN ($3, '')
+               GROUP BY 1, 2, 3"#,
+            r.from,
+            r.to,
+            channel
+        )
+        .fetch_all(db)
+        .await?);
+    }
+    Ok(sqlx::query_as!(
+        DayRow,
+        r#"WITH z AS (SELECT time_zone AS tz FROM stat_fold),
+                k AS (SELECT id FROM campaigns WHERE ($1 OR owner_id = $2) AND ($3::uuid IS NULL OR id = $3) AND ($4::uuid IS NULL OR owner_id = $4))
+           SELECT day AS "day!", metric AS "metric!", channel AS "channel!", sum(n)::bigint AS "n!" FROM (
+               SELECT d.day, d.metric, d.channel, d.n FROM stat_days d JOIN k ON k.id = d.campaign_id WHERE d.day BETWEEN $5 AND $6
+               UNION ALL
+               SELECT (s.bucket AT TIME ZONE z.tz)::date, s.metric, s.channel, s.n FROM stat_deltas s JOIN k ON k.id = s.campaign_id, z
+               WHERE s.bucket >= ($5::date::timestamp AT TIME ZONE z.tz) AND s.bucket < (($6::date + 1)::timestamp AT TIME ZONE z.tz)
+           ) x
+           WHERE $7::text IS NULL OR channel IN ($7, '')
+           GROUP BY 1, 2, 3"#,
+        user.is_admin(),
+        user.id,
+        q.campaign_id,
+        q.owner_id,
+        r.from,
+        r.to,
+        channel
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+async fn campaign_counts(db: &PgPool, user: &AuthUser, q: &StatsQuery) -> Result<CampaignCounts, AppError> {
+    let r = sqlx::query!(
+        r#"SELECT count(*) FILTER (WHERE status = 'active') AS "active!", count(*) AS "total!" FROM campaigns
+           WHERE ($1 OR owner_id = $2) AND ($3::uuid IS NULL OR id = $3) AND ($4::uuid IS NULL OR owner_id = $4)"#,
+        user.is_admin(),
+        user.id,
+        q.campaign_id,
+        q.owner_id
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(CampaignCounts { active: r.active, total: r.total })
+}
+
+/// Only the chosen channel when the query names one.
+fn channels(counts: &Counts, q: &StatsQuery) -> Vec<crate::domain::stats::ChannelStats> {
+    counts.channels().into_iter().filter(|c| q.channel.is_none_or(|ch| ch == c.channel)).collect()
+}
+
+/// `GET /api/stats`.
+pub async fn stats(state: &AppState, user: &AuthUser, q: &StatsQuery) -> Result<Stats, AppError> {
+    let db = &state.read_pool;
+    let r = range(db, q, state.clock.now()).await?;
+    let (rows, campaigns) = tokio::try_join!(day_rows(db, user, q, &r), campaign_counts(db, user, q))?;
+    let mut counts = Counts::default();
+    let mut by_day = BTreeMap::<NaiveDate, (i64, i64)>::new();
+    for row in rows {
+        counts.add(&row.metric, &row.channel, row.n);
+        match row.metric.as_str() {
+            "sent" => by_day.entry(row.day).or_default().0 += row.n,
+            "received" => by_day.entry(row.day).or_default().1 += row.n,
+            _ => {}
+        }
+    }
+    let funnel = counts.funnel();
+    Ok(Stats {
+        messages_by_day: days(r.from, r.to, &by_day),
+        from: r.from,
+        to: r.to,
+        time_zone: r.time_zone,
+        funnel,
+        campaigns,
+        by_status: counts.by_status(),
+        rates: funnel.rates(),
+        channels: channels(&counts, q),
+    })
+}
+
+/// `GET /api/campaigns/{id}/stats`: another BDR's campaign is "not found".
+pub async fn campaign(state: &AppState, user: &AuthUser, id: Uuid, q: &StatsQuery) -> Result<CampaignStats, AppError> {
+    let db = &state.read_pool;
+    let name = sqlx::query_scalar!("SELECT name FROM campaigns WHERE id = $1 AND ($2 OR owner_id = $3)", id, user.is_admin(), user.id)
+        .fetch_optional(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("Campaign"))?;
+    let r = range(db, q, state.clock.now()).await?;
+    let rows = sqlx::query!(
+        r#"WITH z AS (SELECT time_zone AS tz FROM stat_fold)
+           SELECT metric AS "metric!", node_key AS "node_key!", channel AS "channel!", user_id AS "user_id!", sum(n)::bigint AS "n!" FROM (
+               SELECT d.metric, d.node_key, d.channel, d.user_id, d.n FROM stat_node_days d
+               WHERE d.campaign_id = $1 AND d.day BETWEEN $2 AND $3
+               UNION ALL
+               SELECT s.metric, s.node_key, s.channel, s.user_id, s.n FROM stat_deltas s, z
+               WHERE s.campaign_id = $1
+                 AND s.bucket >= ($2::date::timestamp AT TIME ZONE z.tz) AND s.bucket < (($3::date + 1)::timestamp AT TIME ZONE z.tz)
+           ) x
+           WHERE $4::text IS NULL OR channel IN ($4, '')
+           GROUP BY 1, 2, 3, 4"#,
+        id,
+        r.from,
+        r.to,
+        q.channel.map(Channel::as_str)
+    )
+    .fetch_all(db)
+    .await?;
+    let mut counts = Counts::default();
+    let mut by_node = BTreeMap::<String, Counts>::new();
+    let mut by_user = BTreeMap::<Uuid, Counts>::new();
+    for row in &rows {
+        counts.add(&row.metric, &row.channel, row.n);
+        if !row.node_key.is_empty() {
+            by_node.entry(row.node_key.clone()).or_default().add(&row.metric, &row.channel, row.n);
+        }
+        if row.user_id != Uuid::nil() {
+            by_user.entry(row.user_id).or_default().add(&row.metric, &row.channel, row.n);
+        }
+    }
+    let steps = sqlx::query!(
+        "SELECT key, name, type AS node_type FROM nodes WHERE campaign_id = $1 ORDER BY pos_y, pos_x, key",
+        id
+    )
+    .fetch_all(db)
+    .await?;
+    let node = |key: &str, name: &str, node_type: &str| {
+        let c = by_node.get(key).cloned().unwrap_or_default();
+        NodeStats {
+            node_key: key.to_string(),
+            name: name.to_string(),
+            node_type: node_type.to_string(),
+            reached: c.get("reached"),
+            sent: c.get("sent"),
+            delivered: c.get("delivered"),
+            failed: c.get("failed") + c.get("bounced"),
+            replied: c.get("replied"),
+            rsvp: c.get("rsvp"),
+        }
+    };
+    let mut nodes: Vec<NodeStats> = steps
+        .iter()
+        .filter(|s| matches!(s.node_type.as_str(), "sms_send" | "email_send" | "voicemail_drop") || by_node.contains_key(&s.key))
+        .map(|s| node(&s.key, &s.name, &s.node_type))
+        .collect();
+    // Steps since removed from the funnel still count for what they sent.
+    nodes.extend(by_node.keys().filter(|k| !steps.iter().any(|s| &s.key == *k)).map(|k| node(k, k, "removed")));
+    let ids: Vec<Uuid> = by_user.keys().copied().collect();
+    let names: BTreeMap<Uuid, String> = sqlx::query!("SELECT id, name FROM users WHERE id = ANY($1)", &ids)
+        .fetch_all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.name))
+        .collect();
+    let senders = by_user
+        .iter()
+        .map(|(id, c)| SenderStats {
+            user_id: Some(*id),
+            name: names.get(id).cloned().unwrap_or_default(),
+            sent: c.get("sent"),
+            delivered: c.get("delivered"),
+            failed: c.get("failed") + c.get("bounced"),
+        })
+        .collect();
+    let funnel = counts.funnel();
+    Ok(CampaignStats {
+        campaign_id: id,
+        name,
+        from: r.from,
+        to: r.to,
+        time_zone: r.time_zone,
+        funnel,
+        rates: funnel.rates(),
+        nodes,
+        channels: channels(&counts, q),
+        senders,
+    })
+}
+
+/// `GET /api/analytics`: every campaign in scope compared, their owners ranked, channels.
+pub async fn analytics(state: &AppState, user: &AuthUser, q: &StatsQuery) -> Result<Analytics, AppError> {
+    let db = &state.read_pool;
+    let r = range(db, q, state.clock.now()).await?;
+    let rows = sqlx::query!(
+        r#"WITH z AS (SELECT time_zone AS tz FROM stat_fold),
+                k AS (SELECT id FROM campaigns WHERE ($1 OR owner_id = $2) AND ($3::uuid IS NULL OR id = $3) AND ($4::uuid IS NULL OR owner_id = $4))
+           SELECT campaign_id AS "campaign_id!", metric AS "metric!", channel AS "channel!", sum(n)::bigint AS "n!" FROM (
+               SELECT d.campaign_id, d.metric, d.channel, d.n FROM stat_days d JOIN k ON k.id = d.campaign_id WHERE d.day BETWEEN $5 AND $6
+               UNION ALL
+               SELECT s.campaign_id, s.metric, s.channel, s.n FROM stat_deltas s JOIN k ON k.id = s.campaign_id, z
+               WHERE s.bucket >= ($5::date::timestamp AT TIME ZONE z.tz) AND s.bucket < (($6::date + 1)::timestamp AT TIME ZONE z.tz)
+           ) x
+           WHERE $7::text IS NULL OR channel IN ($7, '')
+           GROUP BY 1, 2, 3"#,
+        user.is_admin(),
+        user.id,
+        q.campaign_id,
+        q.owner_id,
+        r.from,
+        r.to,
+        q.channel.map(Channel::as_str)
+    )
+    .fetch_all(db)
+    .await?;
+    let mut per_campaign = BTreeMap::<Uuid, Counts>::new();
+    let mut all = Counts::default();
+    for row in &rows {
+        per_campaign.entry(row.campaign_id).or_default().add(&row.metric, &row.channel, row.n);
+        all.add(&row.metric, &row.channel, row.n);
+    }
+    let listed = sqlx::query!(
+        r#"SELECT k.id, k.name, k.status AS "status: CampaignStatus", k.owner_id, u.name AS owner_name
+           FROM campaigns k JOIN users u ON u.id = k.owner_id
+           WHERE ($1 OR k.owner_id = $2) AND ($3::uuid IS NULL OR k.id = $3) AND ($4::uuid IS NULL OR k.owner_id = $4)
+           ORDER BY k.event_start DESC, k.id"#,
+        user.is_admin(),
+        user.id,
+        q.campaign_id,
+        q.owner_id
+    )
+    .fetch_all(db)
+    .await?;
+    let mut campaign_rows = Vec::new();
+    let mut bdrs = BTreeMap::<Uuid, BdrRow>::new();
+    for c in listed {
+        let counts = per_campaign.remove(&c.id).unwrap_or_default();
+        let funnel = counts.funnel();
+        let sent = counts.get("sent");
+        let bdr = bdrs.entry(c.owner_id).or_insert_with(|| BdrRow {
+            user_id: c.owner_id,
+            name: c.owner_name.clone(),
+            campaigns: 0,
+            funnel: Default::default(),
+            sent: 0,
+            rates: Default::default(),
+        });
+        bdr.campaigns += 1;
+        bdr.sent += sent;
+        let f = &mut bdr.funnel;
+        f.enrolled += funnel.enrolled;
+        f.messaged += funnel.messaged;
+        f.replied += funnel.replied;
+        f.responded_pos += funnel.responded_pos;
+        f.attended += funnel.attended;
+        f.opted_out += funnel.opted_out;
+        campaign_rows.push(CampaignRow {
+            campaign_id: c.id,
+            name: c.name,
+            status: c.status,
+            owner_name: c.owner_name,
+            funnel,
+            sent,
+            rates: funnel.rates(),
+        });
+    }
+    let mut bdrs: Vec<BdrRow> = bdrs.into_values().map(|b| BdrRow { rates: b.funnel.rates(), ..b }).collect();
+    bdrs.sort_by(|a, b| b.funnel.responded_pos.cmp(&a.funnel.responded_pos).then(b.funnel.replied.cmp(&a.funnel.replied)).then(a.name.cmp(&b.name)));
+    Ok(Analytics { from: r.from, to: r.to, time_zone: r.time_zone, campaigns: campaign_rows, bdrs, channels: channels(&all, q) })
+}
+
+/// `GET /api/dashboard`.
+pub async fn dashboard(state: &AppState, user: &AuthUser) -> Result<Dashboard, AppError> {
+    let db = &state.read_pool;
+    let last_30_days = StatsQuery::default();
+    let (stats, waiting, upcoming, activity) = tokio::try_join!(
+        stats(state, user, &last_30_days),
+        inbox::counts(db, user),
+        upcoming(db, user, state.clock.now()),
+        activity(db, user)
+    )?;
+    Ok(Dashboard { stats, replies_waiting: waiting.needs_reply, upcoming, activity })
+}
+
+/// The next events of the user's running campaigns, with their enrollments and RSVPs so far.
+async fn upcoming(db: &PgPool, user: &AuthUser, now: DateTime<Utc>) -> Result<Vec<UpcomingEvent>, AppError> {
+    Ok(sqlx::query_as!(
+        UpcomingEvent,
+        r#"WITH k AS (SELECT id, name, event_start, event_time_zone FROM campaigns
+                      WHERE ($1 OR owner_id = $2) AND event_start > $3 AND status IN ('scheduled', 'active', 'paused')
+                      ORDER BY event_start, id LIMIT 5)
+           SELECT k.id AS campaign_id, k.name, k.event_start, k.event_time_zone,
+                  coalesce(sum(x.n) FILTER (WHERE x.metric = 'enrolled'), 0)::bigint AS "enrolled!",
+                  coalesce(sum(x.n) FILTER (WHERE x.metric = 'rsvp'), 0)::bigint AS "responded_pos!"
+           FROM k LEFT JOIN (
+               SELECT d.campaign_id, d.metric, d.n FROM stat_days d WHERE d.metric IN ('enrolled', 'rsvp') AND d.campaign_id IN (SELECT id FROM k)
+               UNION ALL
+               SELECT s.campaign_id, s.metric, s.n FROM stat_deltas s WHERE s.metric IN ('enrolled', 'rsvp') AND s.campaign_id IN (SELECT id FROM k)
+           ) x ON x.campaign_id = k.id
+           GROUP BY k.id, k.name, k.event_start, k.event_time_zone
+           ORDER BY k.event_start, k.id"#,
+        user.is_admin(),
+        user.id,
+        now
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// The last messages sent or received that the user may see.
+async fn activity(db: &PgPool, user: &AuthUser) -> Result<Vec<Activity>, AppError> {
+    Ok(sqlx::query_as!(
+        Activity,
+        r#"SELECT m.created_at AS at, m.direction AS "direction: Direction", m.channel AS "channel: Channel", m.conversation_id,
+                  coalesce(nullif(c.name, ''), v.address) AS "contact_name!", k.name AS "campaign_name?",
+                  left(coalesce(nullif(m.subject, ''), m.body), 140) AS "preview!"
+           FROM messages m
+           JOIN conversations v ON v.id = m.conversation_id
+           LEFT JOIN contacts c ON c.id = v.contact_id
+           LEFT JOIN campaigns k ON k.id = m.campaign_id
+           WHERE (m.direction = 'in' OR m.send_state = 'sent')
+             AND message_visible($1, $2, v.assigned_to, v.contact_id, m.campaign_id)
+           ORDER BY m.created_at DESC, m.id DESC
+           LIMIT 10"#,
+        user.id,
+        user.is_admin()
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// The analytics tables as CSV, each text cell defused for spreadsheets.
+pub async fn export(state: &AppState, user: &AuthUser, table: ExportTable, q: &StatsQuery) -> Result<String, AppError> {
+    let pct = |r: Option<f64>| r.map(|r| format!("{:.1}", r * 100.0)).unwrap_or_default();
+    let mut out: Vec<Vec<String>> = Vec::new();
+    match table {
+        ExportTable::Campaigns | ExportTable::Bdrs | ExportTable::Channels => {
+            let a = analytics(state, user, q).await?;
+            match table {
+                ExportTable::Campaigns => {
+                    out.push(["Campaign", "Owner", "Status", "Enrolled", "Messaged", "Replied", "RSVP", "Attended", "Opted out", "Sent", "Reply %", "RSVP %", "Attendance %", "Opt-out %"].map(String::from).to_vec());
+                    for c in a.campaigns {
+                        let f = c.funnel;
+                        out.push(vec![c.name, c.owner_name, c.status.as_str().into(), f.enrolled.to_string(), f.messaged.to_string(), f.replied.to_string(), f.responded_pos.to_string(), f.attended.to_string(), f.opted_out.to_string(), c.sent.to_string(), pct(c.rates.reply), pct(c.rates.rsvp), pct(c.rates.attendance), pct(c.rates.opt_out)]);
+                    }
+                }
+                ExportTable::Bdrs => {
+                    out.push(["BDR", "Campaigns", "Enrolled", "Messaged", "Replied", "RSVP", "Attended", "Opted out", "Sent", "Reply %", "RSVP %", "Attendance %"].map(String::from).to_vec());
+                    for b in a.bdrs {
+                        let f = b.funnel;
+                        out.push(vec![b.name, b.campaigns.to_string(), f.enrolled.to_string(), f.messaged.to_string(), f.replied.to_string(), f.responded_pos.to_string(), f.attended.to_string(), f.opted_out.to_string(), b.sent.to_string(), pct(b.rates.reply), pct(b.rates.rsvp), pct(b.rates.attendance)]);
+                    }
+                }
+                _ => channel_rows(&mut out, &a.channels),
+            }
+        }
+        ExportTable::Nodes => {
+            let id = q.campaign_id.ok_or_else(|| AppError::unprocessable("Choose a campaign"))?;
+            let c = campaign(state, user, id, q).await?;
+            out.push(["Step", "Type", "Reached", "Sent", "Delivered", "Failed", "Replied", "RSVP"].map(String::from).to_vec());
+            for n in c.nodes {
+                out.push(vec![n.name, n.node_type, n.reached.to_string(), n.sent.to_string(), n.delivered.to_string(), n.failed.to_string(), n.replied.to_string(), n.rsvp.to_string()]);
+            }
+        }
+        ExportTable::Days => {
+            let s = stats(state, user, q).await?;
+            out.push(["Day", "Outbound", "Inbound"].map(String::from).to_vec());
+            for d in s.messages_by_day {
+                out.push(vec![d.day.to_string(), d.outbound.to_string(), d.inbound.to_string()]);
+            }
+        }
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for row in out {
+        w.write_record(row.iter().map(|c| csv_safe(c))).map_err(|_| AppError::internal())?;
+    }
+    String::from_utf8(w.into_inner().map_err(|_| AppError::internal())?).map_err(|_| AppError::internal())
+}
+
+fn channel_rows(out: &mut Vec<Vec<String>>, channels: &[crate::domain::stats::ChannelStats]) {
+    out.push(["Channel", "Reached", "Sent", "Delivered", "Failed", "Bounced", "Received", "Replies", "Bounce %"].map(String::from).to_vec());
+    for c in channels {
+        let bounce = c.bounce_rate.map(|r| format!("{:.1}", r * 100.0)).unwrap_or_default();
+        out.push(vec![c.channel.as_str().into(), c.reached.to_string(), c.sent.to_string(), c.delivered.to_string(), c.failed.to_string(), c.bounced.to_string(), c.received.to_string(), c.replies.to_string(), bounce]);
+    }
+}
+
+/// Folds up to `COMPACT_BATCH` deltas into the buckets and day totals, re-folding first if
+/// the organisation's zone changed. Returns how many deltas it folded.
+pub async fn compact(pool: &PgPool) -> Result<u64, AppError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!("SELECT pg_advisory_xact_lock($1, 0)", STAT_LOCK).execute(&mut *tx).await?;
+    refold_if_zone_changed(&mut tx).await?;
+    let moved = sqlx::query_scalar!(
+        r#"WITH moved AS (
+               DELETE FROM stat_deltas WHERE id IN (SELECT id FROM stat_deltas ORDER BY id LIMIT $1)
+               RETURNING bucket, campaign_id, node_key, channel, user_id, metric, n),
+           g AS (SELECT bucket, campaign_id, node_key, channel, user_id, metric, sum(n)::bigint AS n FROM moved GROUP BY 1, 2, 3, 4, 5, 6),
+           z AS (SELECT time_zone AS tz FROM stat_fold),
+           b AS (INSERT INTO stat_buckets AS t (campaign_id, bucket, metric, node_key, channel, user_id, n)
+                 SELECT campaign_id, bucket, metric, node_key, channel, user_id, n FROM g
+                 ON CONFLICT (campaign_id, bucket, metric, node_key, channel, user_id) DO UPDATE SET n = t.n + EXCLUDED.n),
+           nd AS (INSERT INTO stat_node_days AS t (campaign_id, day, metric, node_key, channel, user_id, n)
+                  SELECT campaign_id, (bucket AT TIME ZONE z.tz)::date, metric, node_key, channel, user_id, sum(n) FROM g, z GROUP BY 1, 2, 3, 4, 5, 6
+                  ON CONFLICT (campaign_id, day, metric, node_key, channel, user_id) DO UPDATE SET n = t.n + EXCLUDED.n),
+           d AS (INSERT INTO stat_days AS t (day, campaign_id, metric, channel, n)
+                 SELECT (bucket AT TIME ZONE z.tz)::date, campaign_id, metric, channel, sum(n) FROM g, z GROUP BY 1, 2, 3, 4
+                 ON CONFLICT (campaign_id, day, metric, channel) DO UPDATE SET n = t.n + EXCLUDED.n),
+           o AS (INSERT INTO stat_org_days AS t (day, metric, channel, n)
+                 SELECT (bucket AT TIME ZONE z.tz)::date, metric, channel, sum(n) FROM g, z GROUP BY 1, 2, 3
+                 ON CONFLICT (day, metric, channel) DO UPDATE SET n = t.n + EXCLUDED.n)
+           SELECT count(*) AS "n!" FROM moved"#,
+        COMPACT_BATCH
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(moved as u64)
+}
+
+/// Day totals are kept in one zone; after the organisation moves to another they are
+/// folded again from the zone-free buckets (no recount of the raw tables).
+async fn refold_if_zone_changed(tx: &mut PgConnection) -> Result<(), AppError> {
+    let zone = sqlx::query_scalar!(
+        r#"SELECT o.time_zone AS "zone!" FROM org_settings o, stat_fold f WHERE o.time_zone <> f.time_zone"#
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(zone) = zone {
+        tracing::info!(%zone, "organisation time zone changed; folding day totals again");
+        refold(tx, &zone).await?;
+    }
+    Ok(())
+}
+
+async fn refold(tx: &mut PgConnection, zone: &str) -> Result<(), AppError> {
+    sqlx::query!("DELETE FROM stat_days").execute(&mut *tx).await?;
+    sqlx::query!("DELETE FROM stat_node_days").execute(&mut *tx).await?;
+    sqlx::query!("DELETE FROM stat_org_days").execute(&mut *tx).await?;
+    sqlx::query!("UPDATE stat_fold SET time_zone = $1", zone).execute(&mut *tx).await?;
+    sqlx::query!(
+        "INSERT INTO stat_node_days (campaign_id, day, metric, node_key, channel, user_id, n)
+         SELECT campaign_id, (bucket AT TIME ZONE $1)::date, metric, node_key, channel, user_id, sum(n)
+         FROM stat_buckets GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(n) <> 0",
+        zone
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO stat_days (day, campaign_id, metric, channel, n)
+         SELECT day, campaign_id, metric, channel, sum(n) FROM stat_node_days GROUP BY 1, 2, 3, 4"
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO stat_org_days (day, metric, channel, n) SELECT day, metric, channel, sum(n) FROM stat_days GROUP BY 1, 2, 3"
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Folds the organisation's new zone in at once (called after the zone is saved).
+pub async fn zone_changed(pool: &PgPool) -> Result<(), AppError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!("SELECT pg_advisory_xact_lock($1, 0)", STAT_LOCK).execute(&mut *tx).await?;
+    refold_if_zone_changed(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What `turnout rebuild-stats` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebuildReport {
+    /// Enrollments whose milestones (first sent, first reply) the raw messages corrected.
+    pub milestones_fixed: i64,
+    pub buckets: i64,
+}
+
+/// Recomputes the enrollments' milestones from their messages and every statistic from
+/// the raw tables, in one snapshot: changes committed meanwhile stay as deltas on top.
+pub async fn rebuild(pool: &PgPool) -> Result<RebuildReport, AppError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
+    sqlx::query!("SELECT pg_advisory_xact_lock($1, 0)", STAT_LOCK).execute(&mut *tx).await?;
+    let milestones_fixed = sqlx::query!(
+        "WITH firsts AS (
+             SELECT e.id,
+                    (SELECT min(coalesce(m.sent_at, m.created_at)) FROM messages m JOIN conversations v ON v.id = m.conversation_id
+                     WHERE m.campaign_id = e.campaign_id AND v.contact_id = e.contact_id AND m.direction = 'out' AND m.send_state = 'sent') AS messaged_at,
+                    r.created_at AS replied_at, r.node_key AS replied_node
+             FROM enrollments e
+             LEFT JOIN LATERAL (
+                 SELECT m.created_at, m.node_key FROM messages m JOIN conversations v ON v.id = m.conversation_id
+                 WHERE m.campaign_id = e.campaign_id AND v.contact_id = e.contact_id AND m.direction = 'in' AND m.auto_kind IS NULL
+                 ORDER BY m.created_at, m.id LIMIT 1) r ON true)
+         UPDATE enrollments e SET messaged_at = f.messaged_at, replied_at = f.replied_at, replied_node = f.replied_node
+         FROM firsts f
+         WHERE f.id = e.id AND (e.messaged_at, e.replied_at, e.replied_node) IS DISTINCT FROM (f.messaged_at, f.replied_at, f.replied_node)"
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected() as i64;
+    // The corrections above wrote deltas too; the recount supersedes all of them.
+    sqlx::query!("DELETE FROM stat_deltas").execute(&mut *tx).await?;
+    sqlx::query!("DELETE FROM stat_buckets").execute(&mut *tx).await?;
+    let buckets = sqlx::query!(
+        "INSERT INTO stat_buckets (campaign_id, bucket, metric, node_key, channel, user_id, n)
+         SELECT f.campaign_id, stat_bucket(f.at), f.metric, f.node_key, f.channel, f.user_id, count(*)
+         FROM (SELECT s.* FROM enrollments e, LATERAL stat_enrollment_facts(e) s
+               UNION ALL
+               SELECT s.* FROM messages m, LATERAL stat_message_facts(m) s) f
+         GROUP BY 1, 2, 3, 4, 5, 6"
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected() as i64;
+    let zone = sqlx::query_scalar!("SELECT time_zone FROM org_settings").fetch_optional(&mut *tx).await?;
+    let zone = match zone {
+        Some(z) => z,
+        None => sqlx::query_scalar!("SELECT time_zone FROM stat_fold").fetch_one(&mut *tx).await?,
+    };
+    refold(&mut tx, &zone).await?;
+    tx.commit().await?;
+    Ok(RebuildReport { milestones_fixed, buckets })
+}
+
+/// Folds new deltas every `stats_compact_interval_ms` (a backlog at once) until shutdown.
+pub async fn worker(state: AppState) {
+    let every = Duration::from_millis(state.settings.stats_compact_interval_ms.max(100));
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        loop {
+            match compact(&state.pool).await {
+                Ok(n) if n as i64 >= COMPACT_BATCH => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "folding statistics failed; trying again later");
+                    break;
+                }
+            }
+        }
+    }
+}
