@@ -350,10 +350,9 @@ fn CampaignTable(rows: Vec<CampaignRow>, query: Memo<StatsQuery>) -> impl IntoVi
     }
 }
 
+/// The rows come ranked by the server (RSVPs, then replies, then name).
 #[component]
 fn BdrTable(rows: Vec<BdrRow>, query: Memo<StatsQuery>) -> impl IntoView {
-    let mut rows = rows;
-    rows.sort_by(|a, b| b.funnel.responded_pos.cmp(&a.funnel.responded_pos).then_with(|| b.funnel.replied.cmp(&a.funnel.replied)).then_with(|| a.name.cmp(&b.name)));
     view! {
         <section aria-labelledby="bdrs-heading">
             <SectionHead id="bdrs-heading" title="BDR leaderboard" table=ExportTable::Bdrs query/>
