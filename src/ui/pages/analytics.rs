@@ -95,17 +95,20 @@ pub fn AnalyticsPage() -> impl IntoView {
 /// (without JavaScript) sends the same names.
 #[component]
 fn Filters(query: Memo<StatsQuery>) -> impl IntoView {
-    let navigate = StoredValue::new_local(use_navigate());
+    // Each handler holds its own clone: a local StoredValue here was dropped by SSR's cleanup
+    // on another thread than it was made on, a panic that cut the page's stream short.
+    let navigate = use_navigate();
     let go = move |change: &dyn Fn(&mut StatsQuery)| {
         let mut q = query.get_untracked();
         change(&mut q);
-        navigate.with_value(|n| n(&page_href(&q), NavigateOptions { scroll: false, ..Default::default() }));
+        navigate(&page_href(&q), NavigateOptions { scroll: false, ..Default::default() });
     };
     let is_admin = use_is_admin();
     let campaigns = Resource::new(|| (), |_| list_campaigns(None, None, None, None));
     // Only admins see other people's numbers, so only they choose an owner.
     let owners = Resource::new(move || is_admin.get(), |admin| async move { if admin { list_users().await } else { Ok(Vec::new()) } });
-    let date = move |name: &'static str, label: &'static str| {
+    let date = |name: &'static str, label: &'static str| {
+        let go = go.clone();
         let value = move || query.with(|q| if name == "from" { q.from } else { q.to }).map(|d| d.to_string()).unwrap_or_default();
         view! {
             <label class="text-sm">
@@ -118,6 +121,7 @@ fn Filters(query: Memo<StatsQuery>) -> impl IntoView {
             </label>
         }
     };
+    let (campaign_go, owner_go) = (go.clone(), go.clone());
     view! {
         <form method="get" action="/analytics" class="flex flex-wrap items-end gap-3" data-testid="analytics-filters"
             on:submit=|ev| ev.prevent_default()>
@@ -126,7 +130,7 @@ fn Filters(query: Memo<StatsQuery>) -> impl IntoView {
             <label class="text-sm">
                 <span class="text-slate-600">"Campaign"</span>
                 <select class=INPUT name="campaign_id" aria-label="Campaign"
-                    on:change=move |ev| { let v = Uuid::parse_str(&event_target_value(&ev)).ok(); go(&|q| q.campaign_id = v); }>
+                    on:change=move |ev| { let v = Uuid::parse_str(&event_target_value(&ev)).ok(); campaign_go(&|q| q.campaign_id = v); }>
                     <option value="">"All campaigns"</option>
                     <Transition>
                         {move || campaigns.get().and_then(Result::ok).map(|list| list.into_iter().map(|c| {
@@ -137,7 +141,7 @@ fn Filters(query: Memo<StatsQuery>) -> impl IntoView {
                 </select>
             </label>
             <Transition>
-                {move || owners.get().and_then(Result::ok).filter(|l| !l.is_empty()).map(|list| view! {
+                {move || owners.get().and_then(Result::ok).filter(|l| !l.is_empty()).map(|list| { let go = owner_go.clone(); view! {
                     <label class="text-sm">
                         <span class="text-slate-600">"Owner"</span>
                         <select class=INPUT name="owner_id" aria-label="Owner"
@@ -149,7 +153,7 @@ fn Filters(query: Memo<StatsQuery>) -> impl IntoView {
                             }).collect_view()}
                         </select>
                     </label>
-                })}
+                }})}
             </Transition>
             <label class="text-sm">
                 <span class="text-slate-600">"Channel"</span>
