@@ -9,8 +9,9 @@
 //! the same size (then only the load is run again; the statistics are rebuilt first if that
 //! generation had not got that far). BENCH_SCALE (1) scales contacts, enrollments
 //! and messages (0.01: 10,000 / 20,000 / 100,000; always 200 campaigns, 20 BDRs and an admin).
-//! BENCH_CONNECTIONS (16) concurrent clients for BENCH_SECONDS (20) per phase;
-//! BENCH_NAIVE_CONNECTIONS (BENCH_CONNECTIONS) for the naive aggregate.
+//! BENCH_CONNECTIONS ("1,4,8,16"): the numbers of concurrent clients, each level a
+//! `/api/stats` and a campaign phase of BENCH_SECONDS (20); BENCH_NAIVE_CONNECTIONS (2) for
+//! the naive aggregate, run once.
 //!
 //! The generator writes set-based `INSERT … SELECT FROM generate_series` statements, two at a
 //! time, with `session_replication_role = replica` (no triggers, no foreign-key checks) and
@@ -566,8 +567,13 @@ fn boxed(f: impl Future<Output = Result<(), String>> + Send + 'static) -> Pin<Bo
 async fn main() {
     let url = std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/turnout_bench_stats".into());
     let scale: f64 = std::env::var("BENCH_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0);
-    let (clients, seconds) = (env_u64("BENCH_CONNECTIONS", 16), env_u64("BENCH_SECONDS", 20));
-    let naive_clients = env_u64("BENCH_NAIVE_CONNECTIONS", clients);
+    let levels: Vec<u64> = std::env::var("BENCH_CONNECTIONS")
+        .unwrap_or_else(|_| "1,4,8,16".into())
+        .split(',')
+        .map(|c| c.trim().parse().expect("BENCH_CONNECTIONS: numbers separated by commas"))
+        .collect();
+    let seconds = env_u64("BENCH_SECONDS", 20);
+    let naive_clients = env_u64("BENCH_NAIVE_CONNECTIONS", 2);
     let shape = Shape::new(scale);
     println!(
         "shape: {} contacts, {} enrollments, {} messages, {CAMPAIGNS} campaigns, {BDRS} BDRs and an admin (scale {scale})",
@@ -600,7 +606,7 @@ async fn main() {
     tokio::spawn(turnout::server::serve(listener, state.clone()));
     let origin = format!("http://{}", state.settings.turnout_addr);
     println!(
-        "settings: {clients} clients ({naive_clients} for the naive aggregate), {seconds} s per phase, in-process server (pool {}, no log subscriber), loopback HTTP/1.1 keep-alive",
+        "settings: {levels:?} clients ({naive_clients} for the naive aggregate), {seconds} s per phase, in-process server (pool {}, no log subscriber), loopback HTTP/1.1 keep-alive",
         state.settings.database_max_connections
     );
 
@@ -649,7 +655,7 @@ async fn main() {
         rows.0, rows.1, rows.2, rows.3
     );
 
-    let http = reqwest::Client::builder().pool_max_idle_per_host(clients as usize * 2).build().expect("client");
+    let http = reqwest::Client::builder().pool_max_idle_per_host(levels.iter().max().copied().unwrap_or(1) as usize * 2).build().expect("client");
     let stats_url = Arc::new(format!("{origin}/api/stats?from={from}&to={to}"));
 
     // The answer first (and a warm-up of the server's pool and the cache).
@@ -660,33 +666,35 @@ async fn main() {
         get(&http, &format!("{origin}/api/campaigns/{id}/stats?from={from}&to={to}"), owner).await.expect("campaign stats");
     }
 
-    let phase = {
+    let stats_request: Request = {
         let (http, stats_url, admin, bdrs) = (http.clone(), stats_url.clone(), admin.clone(), bdrs.clone());
-        let request: Request = Arc::new(move |r| {
+        Arc::new(move |r| {
             let (http, url) = (http.clone(), stats_url.clone());
             // A quarter of the requests are the admin's (the whole organisation), the rest a BDR's.
             let bearer = if r % 4 == 0 { admin.clone() } else { Arc::new(bdrs[(r / 4 % bdrs.len() as u64) as usize].clone()) };
             boxed(async move { get(&http, &url, &bearer).await })
-        });
-        load(clients, seconds, request).await
+        })
     };
-    println!("{}", phase.line("stats"));
-    let stats_sample = phase;
-
-    let phase = {
+    let campaign_request: Request = {
         let (http, origin, admin, campaigns) = (http.clone(), origin.clone(), admin.clone(), campaigns.clone());
-        let request: Request = Arc::new(move |r| {
+        Arc::new(move |r| {
             let (id, owner, from, to) = &campaigns[(r % campaigns.len() as u64) as usize];
             let url = format!("{origin}/api/campaigns/{id}/stats?from={from}&to={to}");
             // Half as the campaign's owner, half as the admin.
             let bearer = if r / 1024 % 2 == 0 { owner.clone() } else { admin.as_str().to_string() };
             let http = http.clone();
             boxed(async move { get(&http, &url, &bearer).await })
-        });
-        load(clients, seconds, request).await
+        })
     };
-    println!("{}", phase.line("campaign"));
-    let campaign_sample = phase;
+    // Each level of concurrency: the p95 of /api/stats and of the campaign page.
+    let mut p95s = Vec::new();
+    for &clients in &levels {
+        let stats_sample = load(clients, seconds, stats_request.clone()).await;
+        println!("{}", stats_sample.line(&format!("stats ({clients} clients)")));
+        let campaign_sample = load(clients, seconds, campaign_request.clone()).await;
+        println!("{}", campaign_sample.line(&format!("campaign ({clients} clients)")));
+        p95s.push((clients, stats_sample.p(0.95), campaign_sample.p(0.95)));
+    }
 
     let naive_pool = PgPoolOptions::new().max_connections(naive_clients as u32).connect(&url).await.expect("naive pool");
     let t = Instant::now();
@@ -721,10 +729,7 @@ async fn main() {
     }
     state.shutdown.cancel();
     let _ = std::fs::remove_dir_all(&state.settings.turnout_data_dir);
-    println!(
-        "stats: p95 ms {:.1}, campaign p95 ms {:.1}, naive p95 ms {:.1}",
-        stats_sample.p(0.95),
-        campaign_sample.p(0.95),
-        naive_sample.p(0.95)
-    );
+    for (clients, stats, campaign) in p95s {
+        println!("stats: p95 ms {stats:.1}, campaign p95 ms {campaign:.1}, naive p95 ms {:.1}   ({clients} clients)", naive_sample.p(0.95));
+    }
 }

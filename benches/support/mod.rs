@@ -15,8 +15,9 @@ use uuid::Uuid;
 /// Drops the database `url` names (whoever is connected) and makes it anew, empty. Returns
 /// a connection to the server's `postgres` database and the name, for setting its options.
 pub async fn recreate_database(url: &str) -> (PgConnection, String) {
-    let (server, name) = url.rsplit_once('/').expect("a database URL ends in /<name>");
-    let mut admin = PgConnection::connect(&format!("{server}/postgres")).await.expect("connect");
+    let (base, query) = url.split_once('?').map_or((url, String::new()), |(b, q)| (b, format!("?{q}")));
+    let (server, name) = base.rsplit_once('/').expect("a database URL ends in /<name>");
+    let mut admin = PgConnection::connect(&format!("{server}/postgres{query}")).await.expect("connect");
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.expect("drop");
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create");
     (admin, name.to_string())

@@ -7,6 +7,7 @@ use crate::server::crypto::Keys;
 use crate::server::mail::SystemMailer;
 use crate::server::media::Media;
 use crate::server::settings::Settings;
+use crate::server::stats::FoldZone;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;
@@ -40,6 +41,7 @@ pub struct AppState {
     pub providers: Arc<Providers>,
     /// Where MMS media are kept, and how they are fetched.
     pub media: Arc<Media>,
+    pub fold_zone: Arc<FoldZone>,
 }
 
 impl AppState {
@@ -78,6 +80,7 @@ impl AppState {
             events: crate::server::realtime::hub(),
             providers,
             media,
+            fold_zone: Arc::default(),
         })
     }
 

@@ -15,6 +15,8 @@ use crate::server::inbox;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::RwLock;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -30,11 +32,44 @@ struct Range {
     time_zone: String,
 }
 
-async fn range(db: &PgPool, q: &StatsQuery, now: DateTime<Utc>) -> Result<Range, AppError> {
-    let time_zone = sqlx::query_scalar!("SELECT time_zone FROM stat_fold").fetch_one(db).await?;
-    let zone: chrono_tz::Tz = time_zone.parse().map_err(|_| AppError::internal())?;
-    let (from, to) = resolve_range(q, now.with_timezone(&zone).date_naive()).map_err(AppError::unprocessable)?;
-    Ok(Range { from, to, time_zone })
+/// The zone the day totals are folded in (`stat_fold`), as this process last saw it. Each
+/// read returns the zone of its own snapshot and runs again if the zone had moved, so the
+/// range never costs a statement of its own.
+#[derive(Default)]
+pub struct FoldZone(RwLock<Option<String>>);
+
+impl FoldZone {
+    fn get(&self) -> String {
+        self.0.read().ok().and_then(|z| z.clone()).unwrap_or_else(|| "UTC".into())
+    }
+
+    fn set(&self, zone: &str) {
+        if let Ok(mut z) = self.0.write() {
+            *z = Some(zone.to_string());
+        }
+    }
+}
+
+/// Runs `read` over the range of `q` in the folded zone. `read` answers with what it read and
+/// the zone its snapshot held; a zone moved meanwhile (another process saved a new one) means
+/// the range is resolved again in it and read again.
+async fn in_zone<T, Fut>(state: &AppState, q: &StatsQuery, read: impl Fn(Range) -> Fut) -> Result<T, AppError>
+where
+    Fut: Future<Output = Result<(T, String), AppError>>,
+{
+    let mut time_zone = state.fold_zone.get();
+    for _ in 0..3 {
+        let zone: chrono_tz::Tz = time_zone.parse().map_err(|_| AppError::internal())?;
+        let today = state.clock.now().with_timezone(&zone).date_naive();
+        let (from, to) = resolve_range(q, today).map_err(AppError::unprocessable)?;
+        let (value, seen) = read(Range { from, to, time_zone: time_zone.clone() }).await?;
+        if seen == time_zone {
+            return Ok(value);
+        }
+        state.fold_zone.set(&seen);
+        time_zone = seen;
+    }
+    Err(AppError::internal())
 }
 
 /// Whether the query is the whole organisation's: an admin's, with no campaign or owner filter.
@@ -42,258 +77,250 @@ fn org_wide(user: &AuthUser, q: &StatsQuery) -> bool {
     user.is_admin() && q.campaign_id.is_none() && q.owner_id.is_none()
 }
 
-struct DayRow {
-    day: NaiveDate,
-    metric: String,
-    channel: String,
-    n: i64,
-}
-
-/// Counts per day, metric and channel over the user's scope. The channel filter applies to
-/// messages; the enrollment metrics (channel '') are always counted.
-async fn day_rows(db: &PgPool, user: &AuthUser, q: &StatsQuery, r: &Range) -> Result<Vec<DayRow>, AppError> {
-    let channel = q.channel.map(Channel::as_str);
-    if org_wide(user, q) {
-        return Ok(sqlx::query_as!(
-            DayRow,
-            r#"WITH z AS (SELECT time_zone AS tz FROM stat_fold)
-               SELECT day AS "day!", metric AS "metric!", channel AS "channel!", sum(n)::bigint AS "n!" FROM (
-                   SELECT d.day, d.metric, d.channel, d.n FROM stat_org_days d WHERE d.day BETWEEN $1 AND $2
-                   UNION ALL
-                   SELECT (s.bucket AT TIME ZONE z.tz)::date, s.metric, s.channel, s.n FROM stat_deltas s, z
-                   WHERE s.bucket >= ($1::date::timestamp AT TIME ZONE z.tz) AND s.bucket < (($2::date + 1)::timestamp AT TIME ZONE z.tz)
-               ) x
-               WHERE $3::text IS NULL OR channel IN ($3, '')
-               GROUP BY 1, 2, 3"#,
-            r.from,
-            r.to,
-            channel
-        )
-        .fetch_all(db)
-        .await?);
-    }
-    Ok(sqlx::query_as!(
-        DayRow,
-        r#"WITH z AS (SELECT time_zone AS tz FROM stat_fold),
-                k AS (SELECT id FROM campaigns WHERE ($1 OR owner_id = $2) AND ($3::uuid IS NULL OR id = $3) AND ($4::uuid IS NULL OR owner_id = $4))
-           SELECT day AS "day!", metric AS "metric!", channel AS "channel!", sum(n)::bigint AS "n!" FROM (
-               SELECT d.day, d.metric, d.channel, d.n FROM stat_days d JOIN k ON k.id = d.campaign_id WHERE d.day BETWEEN $5 AND $6
-               UNION ALL
-               SELECT (s.bucket AT TIME ZONE z.tz)::date, s.metric, s.channel, s.n FROM stat_deltas s JOIN k ON k.id = s.campaign_id, z
-               WHERE s.bucket >= ($5::date::timestamp AT TIME ZONE z.tz) AND s.bucket < (($6::date + 1)::timestamp AT TIME ZONE z.tz)
-           ) x
-           WHERE $7::text IS NULL OR channel IN ($7, '')
-           GROUP BY 1, 2, 3"#,
-        user.is_admin(),
-        user.id,
-        q.campaign_id,
-        q.owner_id,
-        r.from,
-        r.to,
-        channel
-    )
-    .fetch_all(db)
-    .await?)
-}
-
-async fn campaign_counts(db: &PgPool, user: &AuthUser, q: &StatsQuery) -> Result<CampaignCounts, AppError> {
-    let r = sqlx::query!(
-        r#"SELECT count(*) FILTER (WHERE status = 'active') AS "active!", count(*) AS "total!" FROM campaigns
-           WHERE ($1 OR owner_id = $2) AND ($3::uuid IS NULL OR id = $3) AND ($4::uuid IS NULL OR owner_id = $4)"#,
-        user.is_admin(),
-        user.id,
-        q.campaign_id,
-        q.owner_id
-    )
-    .fetch_one(db)
-    .await?;
-    Ok(CampaignCounts { active: r.active, total: r.total })
-}
-
 /// Only the chosen channel when the query names one.
 fn channels(counts: &Counts, q: &StatsQuery) -> Vec<crate::domain::stats::ChannelStats> {
     counts.channels().into_iter().filter(|c| q.channel.is_none_or(|ch| ch == c.channel)).collect()
 }
 
-/// `GET /api/stats`.
+/// `GET /api/stats`: one statement, which also reads the campaign counts and the folded
+/// zone. The whole organisation's days come from `stat_org_days`, anyone else's from their
+/// campaigns' `stat_days`; deltas not folded yet are added. Totals and the days' messages are
+/// summed by the database, so about a hundred rows travel.
 pub async fn stats(state: &AppState, user: &AuthUser, q: &StatsQuery) -> Result<Stats, AppError> {
     let db = &state.read_pool;
-    let r = range(db, q, state.clock.now()).await?;
-    let (rows, campaigns) = tokio::try_join!(day_rows(db, user, q, &r), campaign_counts(db, user, q))?;
-    let mut counts = Counts::default();
-    let mut by_day = BTreeMap::<NaiveDate, (i64, i64)>::new();
-    for row in rows {
-        counts.add(&row.metric, &row.channel, row.n);
-        match row.metric.as_str() {
-            "sent" => by_day.entry(row.day).or_default().0 += row.n,
-            "received" => by_day.entry(row.day).or_default().1 += row.n,
-            _ => {}
+    let channel = q.channel.map(Channel::as_str);
+    in_zone(state, q, |r| async move {
+        let rows = sqlx::query!(
+            r#"WITH f AS (SELECT time_zone AS tz FROM stat_fold),
+                    k AS (SELECT id, status FROM campaigns
+                          WHERE ($1 OR owner_id = $2) AND ($3::uuid IS NULL OR id = $3) AND ($4::uuid IS NULL OR owner_id = $4)),
+                    x AS (SELECT d.day, d.metric, d.channel, d.n FROM stat_org_days d WHERE $8 AND d.day BETWEEN $5 AND $6
+                          UNION ALL
+                          SELECT d.day, d.metric, d.channel, d.n FROM stat_days d JOIN k ON k.id = d.campaign_id
+                          WHERE NOT $8 AND d.day BETWEEN $5 AND $6
+                          UNION ALL
+                          SELECT (s.bucket AT TIME ZONE f.tz)::date, s.metric, s.channel, s.n FROM stat_deltas s, f
+                          WHERE ($8 OR s.campaign_id IN (SELECT id FROM k))
+                            AND s.bucket >= ($5::date::timestamp AT TIME ZONE f.tz) AND s.bucket < (($6::date + 1)::timestamp AT TIME ZONE f.tz)),
+                    -- One pass: totals by metric and channel, and the days' messages (rows with no channel).
+                    r AS (SELECT day, metric, channel, sum(n)::bigint AS n
+                          FROM (SELECT CASE WHEN metric IN ('sent', 'received') THEN day END AS day, metric, channel, n FROM x
+                                WHERE $7::text IS NULL OR channel IN ($7, '')) y
+                          GROUP BY GROUPING SETS ((metric, channel), (day, metric)))
+               SELECT f.tz AS "time_zone!", c.active AS "active!", c.total AS "total!",
+                      r.day AS "day?", r.metric AS "metric?", r.channel AS "channel?", r.n AS "n?"
+               FROM f
+               CROSS JOIN (SELECT count(*) FILTER (WHERE status = 'active') AS active, count(*) AS total FROM k) c
+               LEFT JOIN r ON true"#,
+            user.is_admin(),
+            user.id,
+            q.campaign_id,
+            q.owner_id,
+            r.from,
+            r.to,
+            channel,
+            org_wide(user, q)
+        )
+        .fetch_all(db)
+        .await?;
+        let Some(first) = rows.first() else { return Err(AppError::internal()) };
+        let (seen, campaigns) = (first.time_zone.clone(), CampaignCounts { active: first.active, total: first.total });
+        let mut counts = Counts::default();
+        let mut by_day = BTreeMap::<NaiveDate, (i64, i64)>::new();
+        for row in rows {
+            let (Some(metric), Some(n)) = (row.metric, row.n) else { continue };
+            match (row.channel, row.day) {
+                (Some(channel), _) => counts.add(&metric, &channel, n),
+                (None, Some(day)) if metric == "sent" => by_day.entry(day).or_default().0 += n,
+                (None, Some(day)) => by_day.entry(day).or_default().1 += n,
+                // The other metrics' group of the days' set.
+                (None, None) => {}
+            }
         }
-    }
-    let funnel = counts.funnel();
-    Ok(Stats {
-        messages_by_day: days(r.from, r.to, &by_day),
-        from: r.from,
-        to: r.to,
-        time_zone: r.time_zone,
-        funnel,
-        campaigns,
-        by_status: counts.by_status(),
-        rates: funnel.rates(),
-        channels: channels(&counts, q),
+        let funnel = counts.funnel();
+        let stats = Stats {
+            messages_by_day: days(r.from, r.to, &by_day),
+            from: r.from,
+            to: r.to,
+            time_zone: r.time_zone,
+            funnel,
+            campaigns,
+            by_status: counts.by_status(),
+            rates: funnel.rates(),
+            channels: channels(&counts, q),
+        };
+        Ok((stats, seen))
     })
+    .await
 }
 
-/// `GET /api/campaigns/{id}/stats`: another BDR's campaign is "not found".
+/// `GET /api/campaigns/{id}/stats`, in one statement: the access check (another BDR's
+/// campaign is "not found"), the folded zone, the counts by step, channel and sender with the
+/// senders' names, and the funnel's steps in their order.
 pub async fn campaign(state: &AppState, user: &AuthUser, id: Uuid, q: &StatsQuery) -> Result<CampaignStats, AppError> {
     let db = &state.read_pool;
-    let name = sqlx::query_scalar!("SELECT name FROM campaigns WHERE id = $1 AND ($2 OR owner_id = $3)", id, user.is_admin(), user.id)
-        .fetch_optional(db)
-        .await?
-        .ok_or_else(|| AppError::not_found("Campaign"))?;
-    let r = range(db, q, state.clock.now()).await?;
-    let rows = sqlx::query!(
-        r#"WITH z AS (SELECT time_zone AS tz FROM stat_fold)
-           SELECT metric AS "metric!", node_key AS "node_key!", channel AS "channel!", user_id AS "user_id!", sum(n)::bigint AS "n!" FROM (
-               SELECT d.metric, d.node_key, d.channel, d.user_id, d.n FROM stat_node_days d
-               WHERE d.campaign_id = $1 AND d.day BETWEEN $2 AND $3
-               UNION ALL
-               SELECT s.metric, s.node_key, s.channel, s.user_id, s.n FROM stat_deltas s, z
-               WHERE s.campaign_id = $1
-                 AND s.bucket >= ($2::date::timestamp AT TIME ZONE z.tz) AND s.bucket < (($3::date + 1)::timestamp AT TIME ZONE z.tz)
-           ) x
-           WHERE $4::text IS NULL OR channel IN ($4, '')
-           GROUP BY 1, 2, 3, 4"#,
-        id,
-        r.from,
-        r.to,
-        q.channel.map(Channel::as_str)
-    )
-    .fetch_all(db)
-    .await?;
-    let mut counts = Counts::default();
-    let mut by_node = BTreeMap::<String, Counts>::new();
-    let mut by_user = BTreeMap::<Uuid, Counts>::new();
-    for row in &rows {
-        counts.add(&row.metric, &row.channel, row.n);
-        if !row.node_key.is_empty() {
-            by_node.entry(row.node_key.clone()).or_default().add(&row.metric, &row.channel, row.n);
-        }
-        if row.user_id != Uuid::nil() {
-            by_user.entry(row.user_id).or_default().add(&row.metric, &row.channel, row.n);
-        }
-    }
-    let steps = sqlx::query!(
-        "SELECT key, name, type AS node_type FROM nodes WHERE campaign_id = $1 ORDER BY pos_y, pos_x, key",
-        id
-    )
-    .fetch_all(db)
-    .await?;
-    let node = |key: &str, name: &str, node_type: &str| {
-        let c = by_node.get(key).cloned().unwrap_or_default();
-        NodeStats {
-            node_key: key.to_string(),
-            name: name.to_string(),
-            node_type: node_type.to_string(),
-            reached: c.get("reached"),
-            sent: c.get("sent"),
-            delivered: c.get("delivered"),
-            failed: c.get("failed") + c.get("bounced"),
-            replied: c.get("replied"),
-            rsvp: c.get("rsvp"),
-        }
-    };
-    let mut nodes: Vec<NodeStats> = steps
-        .iter()
-        .filter(|s| matches!(s.node_type.as_str(), "sms_send" | "email_send" | "voicemail_drop") || by_node.contains_key(&s.key))
-        .map(|s| node(&s.key, &s.name, &s.node_type))
-        .collect();
-    // Steps since removed from the funnel still count for what they sent.
-    nodes.extend(by_node.keys().filter(|k| !steps.iter().any(|s| &s.key == *k)).map(|k| node(k, k, "removed")));
-    let ids: Vec<Uuid> = by_user.keys().copied().collect();
-    let names: BTreeMap<Uuid, String> = sqlx::query!("SELECT id, name FROM users WHERE id = ANY($1)", &ids)
+    let channel = q.channel.map(Channel::as_str);
+    in_zone(state, q, |r| async move {
+        let rows = sqlx::query!(
+            r#"WITH f AS (SELECT time_zone AS tz FROM stat_fold),
+                    c AS (SELECT name FROM campaigns WHERE id = $1 AND ($2 OR owner_id = $3)),
+                    x AS (SELECT d.metric, d.node_key, d.channel, d.user_id, d.n FROM stat_node_days d
+                          WHERE d.campaign_id = $1 AND d.day BETWEEN $4 AND $5
+                          UNION ALL
+                          SELECT s.metric, s.node_key, s.channel, s.user_id, s.n FROM stat_deltas s, f
+                          WHERE s.campaign_id = $1
+                            AND s.bucket >= ($4::date::timestamp AT TIME ZONE f.tz) AND s.bucket < (($5::date + 1)::timestamp AT TIME ZONE f.tz)),
+                    g AS (SELECT metric, node_key, channel, user_id, sum(n)::bigint AS n FROM x
+                          WHERE $6::text IS NULL OR channel IN ($6, '') GROUP BY 1, 2, 3, 4),
+                    r AS (SELECT g.metric, g.node_key, g.channel, g.user_id, g.n, u.name AS label, NULL::text AS node_type, NULL::bigint AS ord
+                          FROM g LEFT JOIN users u ON u.id = g.user_id
+                          UNION ALL
+                          SELECT NULL, key, NULL, NULL, NULL, name, type, row_number() OVER (ORDER BY pos_y, pos_x, key)
+                          FROM nodes WHERE campaign_id = $1)
+               SELECT f.tz AS "time_zone!", c.name AS "name!", r.metric AS "metric?", r.node_key AS "node_key?", r.channel AS "channel?",
+                      r.user_id AS "user_id?", r.n AS "n?", r.label AS "label?", r.node_type AS "node_type?"
+               FROM f CROSS JOIN c LEFT JOIN r ON true
+               ORDER BY r.ord"#,
+            id,
+            user.is_admin(),
+            user.id,
+            r.from,
+            r.to,
+            channel
+        )
         .fetch_all(db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.name))
-        .collect();
-    let senders = by_user
-        .iter()
-        .map(|(id, c)| SenderStats {
-            user_id: Some(*id),
-            name: names.get(id).cloned().unwrap_or_default(),
-            sent: c.get("sent"),
-            delivered: c.get("delivered"),
-            failed: c.get("failed") + c.get("bounced"),
-        })
-        .collect();
-    let funnel = counts.funnel();
-    Ok(CampaignStats {
-        campaign_id: id,
-        name,
-        from: r.from,
-        to: r.to,
-        time_zone: r.time_zone,
-        funnel,
-        rates: funnel.rates(),
-        nodes,
-        channels: channels(&counts, q),
-        senders,
+        .await?;
+        let Some(first) = rows.first() else { return Err(AppError::not_found("Campaign")) };
+        let (seen, name) = (first.time_zone.clone(), first.name.clone());
+        let mut counts = Counts::default();
+        let mut by_node = BTreeMap::<String, Counts>::new();
+        let mut by_user = BTreeMap::<Uuid, (String, Counts)>::new();
+        let mut steps = Vec::new();
+        for row in rows {
+            let Some(key) = row.node_key else { continue };
+            let (Some(metric), Some(channel), Some(user_id), Some(n)) = (row.metric, row.channel, row.user_id, row.n) else {
+                if let Some(node_type) = row.node_type {
+                    steps.push((key, row.label.unwrap_or_default(), node_type));
+                }
+                continue;
+            };
+            counts.add(&metric, &channel, n);
+            if !key.is_empty() {
+                by_node.entry(key).or_default().add(&metric, &channel, n);
+            }
+            if user_id != Uuid::nil() {
+                by_user.entry(user_id).or_insert_with(|| (row.label.unwrap_or_default(), Counts::default())).1.add(&metric, &channel, n);
+            }
+        }
+        let node = |key: &str, name: &str, node_type: &str| {
+            let c = by_node.get(key).cloned().unwrap_or_default();
+            NodeStats {
+                node_key: key.to_string(),
+                name: name.to_string(),
+                node_type: node_type.to_string(),
+                reached: c.get("reached"),
+                sent: c.get("sent"),
+                delivered: c.get("delivered"),
+                failed: c.get("failed") + c.get("bounced"),
+                replied: c.get("replied"),
+                rsvp: c.get("rsvp"),
+            }
+        };
+        let mut nodes: Vec<NodeStats> = steps
+            .iter()
+            .filter(|(key, _, node_type)| matches!(node_type.as_str(), "sms_send" | "email_send" | "voicemail_drop") || by_node.contains_key(key))
+            .map(|(key, name, node_type)| node(key, name, node_type))
+            .collect();
+        // Steps since removed from the funnel still count for what they sent.
+        nodes.extend(by_node.keys().filter(|k| !steps.iter().any(|(key, _, _)| key == *k)).map(|k| node(k, k, "removed")));
+        let senders = by_user
+            .into_iter()
+            .map(|(id, (name, c))| SenderStats {
+                user_id: Some(id),
+                name,
+                sent: c.get("sent"),
+                delivered: c.get("delivered"),
+                failed: c.get("failed") + c.get("bounced"),
+            })
+            .collect();
+        let funnel = counts.funnel();
+        let stats = CampaignStats {
+            campaign_id: id,
+            name,
+            from: r.from,
+            to: r.to,
+            time_zone: r.time_zone,
+            funnel,
+            rates: funnel.rates(),
+            nodes,
+            channels: channels(&counts, q),
+            senders,
+        };
+        Ok((stats, seen))
     })
+    .await
 }
 
 /// `GET /api/analytics`: every campaign in scope compared, their owners ranked, channels.
 pub async fn analytics(state: &AppState, user: &AuthUser, q: &StatsQuery) -> Result<Analytics, AppError> {
     let db = &state.read_pool;
-    let r = range(db, q, state.clock.now()).await?;
-    let rows = sqlx::query!(
-        r#"WITH z AS (SELECT time_zone AS tz FROM stat_fold),
-                k AS (SELECT id FROM campaigns WHERE ($1 OR owner_id = $2) AND ($3::uuid IS NULL OR id = $3) AND ($4::uuid IS NULL OR owner_id = $4))
-           SELECT campaign_id AS "campaign_id!", metric AS "metric!", channel AS "channel!", sum(n)::bigint AS "n!" FROM (
-               SELECT d.campaign_id, d.metric, d.channel, d.n FROM stat_days d JOIN k ON k.id = d.campaign_id WHERE d.day BETWEEN $5 AND $6
-               UNION ALL
-               SELECT s.campaign_id, s.metric, s.channel, s.n FROM stat_deltas s JOIN k ON k.id = s.campaign_id, z
-               WHERE s.bucket >= ($5::date::timestamp AT TIME ZONE z.tz) AND s.bucket < (($6::date + 1)::timestamp AT TIME ZONE z.tz)
-           ) x
-           WHERE $7::text IS NULL OR channel IN ($7, '')
-           GROUP BY 1, 2, 3"#,
-        user.is_admin(),
-        user.id,
-        q.campaign_id,
-        q.owner_id,
-        r.from,
-        r.to,
-        q.channel.map(Channel::as_str)
-    )
-    .fetch_all(db)
+    let channel = q.channel.map(Channel::as_str);
+    let (listed, r) = in_zone(state, q, |r| async move {
+        let rows = sqlx::query!(
+            r#"WITH f AS (SELECT time_zone AS tz FROM stat_fold),
+                    k AS (SELECT k.id, k.name, k.status, k.owner_id, u.name AS owner_name, k.event_start
+                          FROM campaigns k JOIN users u ON u.id = k.owner_id
+                          WHERE ($1 OR k.owner_id = $2) AND ($3::uuid IS NULL OR k.id = $3) AND ($4::uuid IS NULL OR k.owner_id = $4)),
+                    x AS (SELECT d.campaign_id, d.metric, d.channel, d.n FROM stat_days d JOIN k ON k.id = d.campaign_id
+                          WHERE d.day BETWEEN $5 AND $6
+                          UNION ALL
+                          SELECT s.campaign_id, s.metric, s.channel, s.n FROM stat_deltas s JOIN k ON k.id = s.campaign_id, f
+                          WHERE s.bucket >= ($5::date::timestamp AT TIME ZONE f.tz) AND s.bucket < (($6::date + 1)::timestamp AT TIME ZONE f.tz)),
+                    g AS (SELECT campaign_id, metric, channel, sum(n)::bigint AS n FROM x
+                          WHERE $7::text IS NULL OR channel IN ($7, '') GROUP BY 1, 2, 3)
+               SELECT f.tz AS "time_zone!", k.id AS "id?", k.name AS "name?", k.status AS "status?: CampaignStatus", k.owner_id AS "owner_id?",
+                      k.owner_name AS "owner_name?", g.metric AS "metric?", g.channel AS "channel?", g.n AS "n?"
+               FROM f LEFT JOIN (k LEFT JOIN g ON g.campaign_id = k.id) ON true
+               ORDER BY k.event_start DESC, k.id"#,
+            user.is_admin(),
+            user.id,
+            q.campaign_id,
+            q.owner_id,
+            r.from,
+            r.to,
+            channel
+        )
+        .fetch_all(db)
+        .await?;
+        let seen = rows.first().map(|row| row.time_zone.clone()).ok_or_else(AppError::internal)?;
+        // The campaigns in their order, each with its counts (its rows come together).
+        let mut listed: Vec<(Uuid, String, CampaignStatus, Uuid, String, Counts)> = Vec::new();
+        for row in rows {
+            let (Some(id), Some(name), Some(status), Some(owner_id), Some(owner_name)) = (row.id, row.name, row.status, row.owner_id, row.owner_name) else {
+                continue;
+            };
+            if listed.last().is_none_or(|c| c.0 != id) {
+                listed.push((id, name, status, owner_id, owner_name, Counts::default()));
+            }
+            if let (Some(metric), Some(channel), Some(n), Some(c)) = (row.metric, row.channel, row.n, listed.last_mut()) {
+                c.5.add(&metric, &channel, n);
+            }
+        }
+        Ok(((listed, r), seen))
+    })
     .await?;
-    let mut per_campaign = BTreeMap::<Uuid, Counts>::new();
     let mut all = Counts::default();
-    for row in &rows {
-        per_campaign.entry(row.campaign_id).or_default().add(&row.metric, &row.channel, row.n);
-        all.add(&row.metric, &row.channel, row.n);
-    }
-    let listed = sqlx::query!(
-        r#"SELECT k.id, k.name, k.status AS "status: CampaignStatus", k.owner_id, u.name AS owner_name
-           FROM campaigns k JOIN users u ON u.id = k.owner_id
-           WHERE ($1 OR k.owner_id = $2) AND ($3::uuid IS NULL OR k.id = $3) AND ($4::uuid IS NULL OR k.owner_id = $4)
-           ORDER BY k.event_start DESC, k.id"#,
-        user.is_admin(),
-        user.id,
-        q.campaign_id,
-        q.owner_id
-    )
-    .fetch_all(db)
-    .await?;
     let mut campaign_rows = Vec::new();
     let mut bdrs = BTreeMap::<Uuid, BdrRow>::new();
-    for c in listed {
-        let counts = per_campaign.remove(&c.id).unwrap_or_default();
+    for (id, name, status, owner_id, owner_name, counts) in listed {
+        for ((metric, channel), n) in &counts.0 {
+            all.add(metric, channel, *n);
+        }
         let funnel = counts.funnel();
         let sent = counts.get("sent");
-        let bdr = bdrs.entry(c.owner_id).or_insert_with(|| BdrRow {
-            user_id: c.owner_id,
-            name: c.owner_name.clone(),
+        let bdr = bdrs.entry(owner_id).or_insert_with(|| BdrRow {
+            user_id: owner_id,
+            name: owner_name.clone(),
             campaigns: 0,
             funnel: Default::default(),
             sent: 0,
@@ -309,10 +336,10 @@ pub async fn analytics(state: &AppState, user: &AuthUser, q: &StatsQuery) -> Res
         f.attended += funnel.attended;
         f.opted_out += funnel.opted_out;
         campaign_rows.push(CampaignRow {
-            campaign_id: c.id,
-            name: c.name,
-            status: c.status,
-            owner_name: c.owner_name,
+            campaign_id: id,
+            name,
+            status,
+            owner_name,
             funnel,
             sent,
             rates: funnel.rates(),
