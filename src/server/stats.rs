@@ -261,6 +261,16 @@ pub async fn campaign(state: &AppState, user: &AuthUser, id: Uuid, q: &StatsQuer
     .await
 }
 
+/// A campaign of the analytics comparison with its counts over the range.
+struct Listed {
+    id: Uuid,
+    name: String,
+    status: CampaignStatus,
+    owner_id: Uuid,
+    owner_name: String,
+    counts: Counts,
+}
+
 /// `GET /api/analytics`: every campaign in scope compared, their owners ranked, channels.
 pub async fn analytics(state: &AppState, user: &AuthUser, q: &StatsQuery) -> Result<Analytics, AppError> {
     let db = &state.read_pool;
@@ -294,16 +304,16 @@ pub async fn analytics(state: &AppState, user: &AuthUser, q: &StatsQuery) -> Res
         .await?;
         let seen = rows.first().map(|row| row.time_zone.clone()).ok_or_else(AppError::internal)?;
         // The campaigns in their order, each with its counts (its rows come together).
-        let mut listed: Vec<(Uuid, String, CampaignStatus, Uuid, String, Counts)> = Vec::new();
+        let mut listed: Vec<Listed> = Vec::new();
         for row in rows {
             let (Some(id), Some(name), Some(status), Some(owner_id), Some(owner_name)) = (row.id, row.name, row.status, row.owner_id, row.owner_name) else {
                 continue;
             };
-            if listed.last().is_none_or(|c| c.0 != id) {
-                listed.push((id, name, status, owner_id, owner_name, Counts::default()));
+            if listed.last().is_none_or(|c| c.id != id) {
+                listed.push(Listed { id, name, status, owner_id, owner_name, counts: Counts::default() });
             }
             if let (Some(metric), Some(channel), Some(n), Some(c)) = (row.metric, row.channel, row.n, listed.last_mut()) {
-                c.5.add(&metric, &channel, n);
+                c.counts.add(&metric, &channel, n);
             }
         }
         Ok(((listed, r), seen))
@@ -312,7 +322,7 @@ pub async fn analytics(state: &AppState, user: &AuthUser, q: &StatsQuery) -> Res
     let mut all = Counts::default();
     let mut campaign_rows = Vec::new();
     let mut bdrs = BTreeMap::<Uuid, BdrRow>::new();
-    for (id, name, status, owner_id, owner_name, counts) in listed {
+    for Listed { id, name, status, owner_id, owner_name, counts } in listed {
         for ((metric, channel), n) in &counts.0 {
             all.add(metric, channel, *n);
         }
